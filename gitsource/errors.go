@@ -1,0 +1,38 @@
+package gitsource
+
+import "errors"
+
+// Errors returned by this package, wrapped with context; test them with
+// errors.Is. ErrConfig, ErrAuthFailed, ErrBranchNotFound,
+// ErrFileNotFound and ErrFileTooLarge need a human to act; retrying
+// will not help. Other Fetch errors (network, timeouts) are transient.
+var (
+	// ErrConfig means the Config, Auth or a request is invalid.
+	ErrConfig = errors.New("invalid git source configuration")
+	// ErrAuthFailed means the Git host refused the credentials, or
+	// demanded credentials that were not given.
+	ErrAuthFailed = errors.New("git authentication failed")
+	// ErrBranchNotFound means the remote has no such branch.
+	ErrBranchNotFound = errors.New("branch not found")
+	// ErrFileNotFound means the commit has no regular file at the path.
+	ErrFileNotFound = errors.New("file not found")
+	// ErrFileTooLarge means the file is larger than Config.MaxFileSize.
+	ErrFileTooLarge = errors.New("file too large")
+	// ErrNoChange means Propose was asked to commit the content the
+	// base branch already has.
+	ErrNoChange = errors.New("content already on the base branch")
+
+	// ErrMethod means a webhook request did not use POST (405).
+	ErrMethod = errors.New("webhook: method not allowed")
+	// ErrUnauthorized means a webhook request carried no valid
+	// signature or token, or no secret is configured (401).
+	ErrUnauthorized = errors.New("webhook: unauthorized")
+	// ErrTooLarge means a webhook body exceeded its limit (413).
+	ErrTooLarge = errors.New("webhook: body too large")
+	// ErrBadRequest means an authenticated webhook request could not be
+	// understood: missing event header, malformed JSON, bad fields (400).
+	ErrBadRequest = errors.New("webhook: bad request")
+	// ErrIgnoredEvent means an authenticated webhook that is not a
+	// branch push (a ping, a tag push): answer 202 and trigger nothing.
+	ErrIgnoredEvent = errors.New("webhook: event ignored")
+)
