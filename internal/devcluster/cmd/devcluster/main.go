@@ -1,0 +1,100 @@
+// Command devcluster builds, starts and stops the local Kubernetes control
+// plane (see package devcluster). The make targets devcluster-bin,
+// devcluster-up and devcluster-down run it from the repository root:
+//
+//	devcluster bin  [-cache DIR]                       build the pinned binaries if needed
+//	devcluster up   [-cache DIR] [-state DIR] [-keep]  start in the background, write a kubeconfig
+//	devcluster down [-state DIR]                       stop what up started
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/storeops/storeops/internal/devcluster"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "devcluster:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	if len(args) == 0 {
+		return errors.New("usage: devcluster bin|up|down [flags]")
+	}
+	fs := flag.NewFlagSet("devcluster "+args[0], flag.ContinueOnError)
+	cache := fs.String("cache", ".cache", "build cache directory; binaries go to DIR/devcluster/<versions>/bin")
+	module := fs.String("module", devcluster.ToolsModule, "the tools module that pins the versions")
+	state := fs.String("state", ".run/devcluster", "state directory: etcd data, certificates, logs, kubeconfig")
+	keep := fs.Bool("keep", false, "keep the state of the last run (etcd data) instead of starting empty")
+	basePort := fs.Int("base-port", 26440, "first of 6 consecutive ports on 127.0.0.1; the API server gets base+3")
+	timeout := fs.Duration("timeout", 5*time.Minute, "how long to wait for readiness")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	build := devcluster.BuildOptions{ModuleDir: *module, CacheDir: *cache, Go: os.Getenv("GO"), Log: os.Stderr}
+	switch args[0] {
+	case "bin":
+		dir, err := devcluster.Build(ctx, build)
+		if err != nil {
+			return err
+		}
+		fmt.Println(dir)
+		return nil
+	case "up":
+		if running := devcluster.Running(*state); len(running) > 0 {
+			fmt.Printf("devcluster already running from %s: %v\n", *state, running)
+			printUsage(*state)
+			return nil
+		}
+		binDir, err := devcluster.Build(ctx, build)
+		if err != nil {
+			return err
+		}
+		c, err := devcluster.Start(ctx, devcluster.Options{
+			BinDir: binDir, StateDir: *state, Keep: *keep, BasePort: *basePort,
+			Detach: true, Timeout: *timeout, Log: os.Stderr,
+		})
+		if err != nil {
+			return err
+		}
+		fmt.Printf("devcluster %s is up (%s).\n", c.Version(), filepath.Join(c.StateDir(), "logs"))
+		printUsage(c.StateDir())
+		return nil
+	case "down":
+		if err := devcluster.StopState(*state, 15*time.Second); err != nil {
+			return err
+		}
+		fmt.Printf("devcluster in %s stopped\n", *state)
+		return nil
+	default:
+		return fmt.Errorf("unknown command %q: want bin, up or down", args[0])
+	}
+}
+
+func printUsage(stateDir string) {
+	kubeconfig := filepath.Join(stateDir, "kubeconfig")
+	if abs, err := filepath.Abs(kubeconfig); err == nil {
+		kubeconfig = abs
+	}
+	fmt.Printf(`
+  export KUBECONFIG=%s
+  make run                  # storeops against this cluster
+  kubectl get nodes         # any kubectl works, if you have one
+  make devcluster-down      # stop it
+
+Pods become Running and Ready but no container runs (kwok plays the kubelet).
+`, kubeconfig)
+}

@@ -1,0 +1,311 @@
+// Package devcluster starts and stops a local Kubernetes control plane made
+// of real binaries: etcd, kube-apiserver, kube-controller-manager,
+// kube-scheduler, and kwok, which plays the kubelet of one fake node.
+//
+// It needs no container runtime, because no container ever runs: kwok only
+// moves the status of pods (Running, Ready, Succeeded for Jobs' pods),
+// provisions and binds PersistentVolumes, and gives LoadBalancer Services an
+// address. Everything the API server does is real: admission, RBAC,
+// quotas, garbage collection, namespace deletion, controllers.
+//
+// The binaries are built from the pinned tools module deploy/devcluster by
+// Build; Start runs them on 127.0.0.1 with a state directory, waits until
+// the node is Ready and the default ServiceAccount exists, and writes a
+// kubeconfig for an admin user.
+package devcluster
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+)
+
+// kwokStages is kwok's configuration: the stages that make nodes, pods,
+// volumes and LoadBalancer Services progress.
+//
+//go:embed kwok-stages.yaml
+var kwokStages []byte
+
+// NodeName is the name of the fake node kwok manages.
+const NodeName = "kwok-node-0"
+
+// Options configure Start.
+type Options struct {
+	// BinDir holds the binaries (see Build and BinDir).
+	BinDir string
+	// StateDir holds etcd's data, certificates, tokens, logs and the
+	// kubeconfig. When empty, a temporary directory is used and removed by
+	// Stop.
+	StateDir string
+	// Keep reuses the state already in StateDir (etcd data, certificates,
+	// tokens) instead of starting from an empty one.
+	Keep bool
+	// BasePort, when set, fixes the ports: etcd client BasePort, etcd peer
+	// +1, kube-controller-manager +2, kube-apiserver +3, kube-scheduler +4,
+	// kwok +5. When zero, free ports are picked at run time.
+	BasePort int
+	// Detach lets the processes outlive the calling program (for
+	// `make devcluster-up`); stop them with StopState. Otherwise they die
+	// with the caller.
+	Detach bool
+	// Timeout bounds the wait for readiness; 3 minutes when zero.
+	Timeout time.Duration
+	// Log receives progress lines; nil discards them.
+	Log io.Writer
+}
+
+// Cluster is a running local control plane.
+type Cluster struct {
+	stateDir   string
+	removeDir  bool
+	kubeconfig string
+	config     *rest.Config
+	procs      []*process
+	version    string
+}
+
+// Kubeconfig returns the path of a kubeconfig with admin rights.
+func (c *Cluster) Kubeconfig() string { return c.kubeconfig }
+
+// RESTConfig returns a copy of the admin client configuration.
+func (c *Cluster) RESTConfig() *rest.Config { return rest.CopyConfig(c.config) }
+
+// StateDir returns the directory with the cluster's data and logs
+// (StateDir/logs/<component>.log).
+func (c *Cluster) StateDir() string { return c.stateDir }
+
+// Version returns the API server's version, e.g. v1.36.3.
+func (c *Cluster) Version() string { return c.version }
+
+// Stop stops the processes this Cluster started (SIGTERM, then SIGKILL)
+// and removes a temporary state directory.
+func (c *Cluster) Stop() error {
+	for i := len(c.procs) - 1; i >= 0; i-- {
+		c.procs[i].stop(10 * time.Second)
+	}
+	_ = os.Remove(filepath.Join(c.stateDir, pidFile))
+	if c.removeDir {
+		return os.RemoveAll(c.stateDir)
+	}
+	return nil
+}
+
+// ports of one cluster.
+type ports struct {
+	etcd, etcdPeer, controllerManager, apiserver, scheduler, kwok int
+}
+
+func choosePorts(base int) (ports, error) {
+	if base > 0 {
+		p := ports{base, base + 1, base + 2, base + 3, base + 4, base + 5}
+		for name, port := range map[string]int{
+			"etcd": p.etcd, "etcd peer": p.etcdPeer, "kube-controller-manager": p.controllerManager,
+			"kube-apiserver": p.apiserver, "kube-scheduler": p.scheduler, "kwok": p.kwok,
+		} {
+			if err := checkPortFree(name, port); err != nil {
+				return p, err
+			}
+		}
+		return p, nil
+	}
+	f, err := freePorts(6)
+	if err != nil {
+		return ports{}, err
+	}
+	return ports{f[0], f[1], f[2], f[3], f[4], f[5]}, nil
+}
+
+// Start starts the control plane and returns once the fake node is Ready,
+// the default StorageClass exists and the default namespace has its
+// ServiceAccount. On error, whatever was started is stopped again.
+func Start(ctx context.Context, o Options) (c *Cluster, err error) {
+	log := o.Log
+	if log == nil {
+		log = io.Discard
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 3 * time.Minute
+	}
+	binDir, err := filepath.Abs(o.BinDir)
+	if err != nil {
+		return nil, err
+	}
+	if !HaveBinaries(binDir) {
+		return nil, fmt.Errorf("binaries missing in %q: run `make devcluster-bin`", o.BinDir)
+	}
+	c = &Cluster{stateDir: o.StateDir}
+	if c.stateDir == "" {
+		if c.stateDir, err = os.MkdirTemp("", "storeops-devcluster-"); err != nil {
+			return nil, err
+		}
+		c.removeDir = true
+	} else if c.stateDir, err = filepath.Abs(c.stateDir); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = c.Stop()
+			c = nil
+		}
+	}()
+	if running := Running(c.stateDir); len(running) > 0 {
+		return nil, fmt.Errorf("a cluster already runs from %s: %v (stop it with `make devcluster-down`)", c.stateDir, running)
+	}
+	if !o.Keep && !c.removeDir {
+		if err := os.RemoveAll(c.stateDir); err != nil {
+			return nil, err
+		}
+	}
+	for _, d := range []string{"logs", "etcd"} {
+		if err := os.MkdirAll(filepath.Join(c.stateDir, d), 0o700); err != nil {
+			return nil, err
+		}
+	}
+	p, err := choosePorts(o.BasePort)
+	if err != nil {
+		return nil, err
+	}
+	tokens, err := ensurePKI(c.stateDir)
+	if err != nil {
+		return nil, fmt.Errorf("write certificates: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(c.stateDir, "kwok.yaml"), kwokStages, 0o644); err != nil {
+		return nil, err
+	}
+	server := "https://127.0.0.1:" + strconv.Itoa(p.apiserver)
+	for _, user := range tokenUsers {
+		if err := writeKubeconfig(c.stateDir, user, server, tokens[user]); err != nil {
+			return nil, err
+		}
+	}
+	c.kubeconfig = filepath.Join(c.stateDir, "kubeconfig")
+	if c.config, err = clientcmd.BuildConfigFromFlags("", c.kubeconfig); err != nil {
+		return nil, err
+	}
+	c.config.QPS, c.config.Burst = 50, 100
+
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	began := time.Now()
+	start := func(name string, args ...string) (*process, error) {
+		proc, err := startProcess(name, filepath.Join(binDir, name), args, filepath.Join(c.stateDir, "logs"), o.Detach)
+		if err != nil {
+			return nil, err
+		}
+		c.procs = append(c.procs, proc)
+		return proc, writePIDs(c.stateDir, c.procs)
+	}
+	fmt.Fprintf(log, "devcluster: starting in %s\n", c.stateDir)
+	etcd, err := start("etcd", etcdArgs(c.stateDir, p)...)
+	if err != nil {
+		return nil, err
+	}
+	etcdHealth := fmt.Sprintf("http://127.0.0.1:%d/health", p.etcd)
+	if err := waitHTTP(ctx, etcdHealth, "", []*process{etcd}); err != nil {
+		return nil, fmt.Errorf("etcd: %w", err)
+	}
+	apiserver, err := start("kube-apiserver", apiserverArgs(c.stateDir, p)...)
+	if err != nil {
+		return nil, err
+	}
+	if err := waitHTTP(ctx, server+"/readyz", tokens["admin"], []*process{etcd, apiserver}); err != nil {
+		return nil, fmt.Errorf("kube-apiserver: %w", err)
+	}
+	fmt.Fprintf(log, "devcluster: kube-apiserver ready at %s after %s\n", server, time.Since(began).Round(100*time.Millisecond))
+	for _, s := range []struct {
+		name string
+		args []string
+	}{
+		{"kube-controller-manager", controllerManagerArgs(c.stateDir, p)},
+		{"kube-scheduler", schedulerArgs(c.stateDir, p)},
+		{"kwok", kwokArgs(c.stateDir, p)},
+	} {
+		if _, err := start(s.name, s.args...); err != nil {
+			return nil, err
+		}
+	}
+	client, err := kubernetes.NewForConfig(c.config)
+	if err != nil {
+		return nil, err
+	}
+	if c.version, err = bootstrap(ctx, client, c.procs); err != nil {
+		return nil, err
+	}
+	for _, port := range []int{p.controllerManager, p.scheduler} {
+		if err := waitHTTP(ctx, fmt.Sprintf("https://127.0.0.1:%d/healthz", port), "", c.procs); err != nil {
+			return nil, err
+		}
+	}
+	fmt.Fprintf(log, "devcluster: %s ready after %s, kubeconfig %s\n", c.version, time.Since(began).Round(100*time.Millisecond), c.kubeconfig)
+	return c, nil
+}
+
+// writeKubeconfig writes the kubeconfig of user: "kubeconfig" for the
+// admin, "<user>.kubeconfig" for the components.
+func writeKubeconfig(stateDir, user, server, token string) error {
+	ca, err := os.ReadFile(filepath.Join(stateDir, caCertFile))
+	if err != nil {
+		return err
+	}
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["storeops-dev"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: ca}
+	cfg.AuthInfos[user] = &clientcmdapi.AuthInfo{Token: token}
+	cfg.Contexts["storeops-dev"] = &clientcmdapi.Context{Cluster: "storeops-dev", AuthInfo: user, Namespace: "default"}
+	cfg.CurrentContext = "storeops-dev"
+	name := user + ".kubeconfig"
+	if user == "admin" {
+		name = "kubeconfig"
+	}
+	return clientcmd.WriteToFile(*cfg, filepath.Join(stateDir, name))
+}
+
+// waitHTTP polls url until it answers 200, a process in procs exits, or
+// ctx ends. Certificates are not verified: this only asks "are you up?".
+func waitHTTP(ctx context.Context, url, token string, procs []*process) error {
+	hc := &http.Client{
+		Timeout:   5 * time.Second,
+		Transport: insecureTransport(),
+	}
+	var last string
+	for {
+		for _, p := range procs {
+			if err := p.exited(); err != nil {
+				return err
+			}
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := hc.Do(req)
+		if err == nil {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			last = fmt.Sprintf("%s: %s", resp.Status, body)
+		} else {
+			last = err.Error()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s not ready: %v (last answer: %s)", url, ctx.Err(), last)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,237 @@
+package devcluster
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// pidFile lists the processes a cluster started, one "name pid binary" a
+// line, so that a later program (devcluster down) can stop exactly them.
+const pidFile = "pids"
+
+// process is one started component.
+type process struct {
+	name string
+	bin  string
+	log  string
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the process has exited
+	err  error         // the exit status, set before done is closed
+}
+
+// startProcess starts bin with args in its own process group, output to
+// logDir/name.log. Unless detach is set the process is also killed by the
+// kernel when the calling program dies (Pdeathsig), even on a panic or a
+// test timeout.
+func startProcess(name, bin string, args []string, logDir string, detach bool) (*process, error) {
+	logPath := filepath.Join(logDir, name+".log")
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close()
+	fmt.Fprintf(logFile, "\n==== %s %s %s\n", time.Now().Format(time.RFC3339), bin, strings.Join(args, " "))
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.Dir = logDir
+	if detach {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	} else {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	p := &process{name: name, bin: bin, log: logPath, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// exited returns an error with the tail of the log if p has exited.
+func (p *process) exited() error {
+	select {
+	case <-p.done:
+		return fmt.Errorf("%s exited at start (%v); last lines of %s:\n%s", p.name, p.err, p.log, tail(p.log, 25))
+	default:
+		return nil
+	}
+}
+
+// stop sends SIGTERM to the process group, and SIGKILL after grace.
+func (p *process) stop(grace time.Duration) {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(grace):
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.done
+	}
+}
+
+// tail returns the last n lines of the file at path.
+func tail(path string, n int) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return "(" + err.Error() + ")"
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Size() > 64<<10 {
+		_, _ = f.Seek(-64<<10, 0)
+	}
+	var lines []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if len(lines) > n {
+			lines = lines[1:]
+		}
+	}
+	return "    " + strings.Join(lines, "\n    ")
+}
+
+// writePIDs records the started processes in stateDir.
+func writePIDs(stateDir string, procs []*process) error {
+	var b strings.Builder
+	for _, p := range procs {
+		fmt.Fprintf(&b, "%s %d %s\n", p.name, p.cmd.Process.Pid, p.bin)
+	}
+	return os.WriteFile(filepath.Join(stateDir, pidFile), []byte(b.String()), 0o644)
+}
+
+// recorded is a process named in a pid file.
+type recorded struct {
+	name string
+	pid  int
+	bin  string
+}
+
+func readPIDs(stateDir string) ([]recorded, error) {
+	data, err := os.ReadFile(filepath.Join(stateDir, pidFile))
+	if err != nil {
+		return nil, err
+	}
+	var out []recorded
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		f := strings.SplitN(line, " ", 3)
+		if len(f) != 3 {
+			continue
+		}
+		pid, err := strconv.Atoi(f[1])
+		if err != nil || pid <= 1 {
+			continue
+		}
+		out = append(out, recorded{name: f[0], pid: pid, bin: f[2]})
+	}
+	return out, nil
+}
+
+// alive reports whether r still runs the binary it was started from (and is
+// not a recycled PID that now belongs to another program).
+func (r recorded) alive() bool {
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", r.pid))
+	if err != nil {
+		return false
+	}
+	exe = strings.TrimSuffix(exe, " (deleted)")
+	return exe == r.bin
+}
+
+// Running reports the processes recorded in stateDir that still run.
+func Running(stateDir string) []string {
+	recs, err := readPIDs(stateDir)
+	if err != nil {
+		return nil
+	}
+	var names []string
+	for _, r := range recs {
+		if r.alive() {
+			names = append(names, fmt.Sprintf("%s (pid %d)", r.name, r.pid))
+		}
+	}
+	return names
+}
+
+// StopState stops the processes recorded in stateDir by a cluster started
+// with Options.Detach: SIGTERM, then SIGKILL after grace. It touches no
+// other process; a missing pid file is not an error.
+func StopState(stateDir string, grace time.Duration) error {
+	recs, err := readPIDs(stateDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	// Stop in reverse start order: kwok and the controllers before the
+	// API server, etcd last.
+	for i := len(recs) - 1; i >= 0; i-- {
+		r := recs[i]
+		if !r.alive() {
+			continue
+		}
+		_ = syscall.Kill(r.pid, syscall.SIGTERM)
+		deadline := time.Now().Add(grace)
+		for r.alive() && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+		}
+		if r.alive() {
+			_ = syscall.Kill(r.pid, syscall.SIGKILL)
+		}
+	}
+	for _, r := range recs {
+		for i := 0; i < 50 && r.alive(); i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+		if r.alive() {
+			return fmt.Errorf("%s (pid %d) is still running", r.name, r.pid)
+		}
+	}
+	return os.Remove(filepath.Join(stateDir, pidFile))
+}
+
+// checkPortFree fails with a clear message when addr cannot be bound.
+func checkPortFree(name string, port int) error {
+	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return fmt.Errorf("port %d for %s is taken (another devcluster? try `make devcluster-down`, or pick other ports): %w", port, name, err)
+	}
+	return l.Close()
+}
+
+// freePorts returns n distinct ports that are free on 127.0.0.1 now.
+func freePorts(n int) ([]int, error) {
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	var ports []int
+	for i := 0; i < n; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
