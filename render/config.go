@@ -1,0 +1,127 @@
+package render
+
+import "sort"
+
+// Type is the kind of store: which stack and chart runs it.
+type Type string
+
+// The store types storeops knows.
+const (
+	WooCommerce Type = "woocommerce"
+	Medusa      Type = "medusa"
+)
+
+// Types lists the known store types in a stable order.
+var Types = []Type{WooCommerce, Medusa}
+
+// Default values applied after validation when stores.yaml leaves them out.
+const (
+	DefaultBaseDomain       = "stores.localhost"
+	DefaultIngressClass     = "nginx"
+	DefaultIngressNamespace = "ingress-nginx"
+	DefaultPlan             = PlanSmall
+	// DefaultMaxStores is the default of Limits.MaxStores.
+	DefaultMaxStores = 100
+	// DefaultMaxBytes is the default of Limits.MaxBytes (1 MiB).
+	DefaultMaxBytes = 1 << 20
+	// MaxTitleLength bounds options.title, in characters.
+	MaxTitleLength = 100
+)
+
+// Defaults are the file-wide settings of stores.yaml, after defaulting.
+type Defaults struct {
+	// BaseDomain: a store without its own domain gets "<name>.<BaseDomain>".
+	BaseDomain string `json:"baseDomain" yaml:"baseDomain"`
+	// IngressClass is the ingressClassName of every store's Ingress.
+	IngressClass string `json:"ingressClass" yaml:"ingressClass"`
+	// IngressNamespace is where the ingress controller runs; the stores'
+	// NetworkPolicies admit traffic from it.
+	IngressNamespace string `json:"ingressNamespace" yaml:"ingressNamespace"`
+	// Plan is the plan of a store that names none.
+	Plan Plan `json:"plan" yaml:"plan"`
+	// StorageClass of the stores' volumes; empty means the cluster default.
+	StorageClass string `json:"storageClass,omitempty" yaml:"storageClass,omitempty"`
+}
+
+// Options are the few chart settings a store may choose. There is no
+// free-form pass-through of Helm values.
+type Options struct {
+	// Title is the shop's display name; it defaults to the store name.
+	Title string `json:"title" yaml:"title"`
+	// SampleData imports the stack's sample products at installation.
+	SampleData bool `json:"sampleData" yaml:"sampleData"`
+	// TLSSecret names a kubernetes.io/tls Secret in the store's namespace
+	// for its Ingress; empty means plain HTTP.
+	TLSSecret string `json:"tlsSecret,omitempty" yaml:"tlsSecret,omitempty"`
+}
+
+// Store is one declared store, after defaulting. It is a plain value: copies
+// share nothing.
+type Store struct {
+	Name       string  `json:"name" yaml:"name"`
+	Type       Type    `json:"type" yaml:"type"`
+	Plan       Plan    `json:"plan" yaml:"plan"`
+	Domain     string  `json:"domain" yaml:"domain"`
+	AdminEmail string  `json:"adminEmail" yaml:"adminEmail"`
+	Suspend    bool    `json:"suspend" yaml:"suspend"`
+	Options    Options `json:"options" yaml:"options"`
+	// Line is where the store starts in its file (for messages).
+	Line int `json:"line" yaml:"-"`
+}
+
+// Namespace is the namespace the store lives in.
+func (s Store) Namespace() string { return NamespacePrefix + s.Name }
+
+// NamespacePrefix is put before a store's name to make its namespace.
+const NamespacePrefix = "store-"
+
+// Config is a parsed and validated stores.yaml. It is immutable: its methods
+// return copies.
+type Config struct {
+	file     string
+	defaults Defaults
+	stores   []Store // sorted by name
+}
+
+// File is the name the config was parsed from.
+func (c *Config) File() string { return c.file }
+
+// Defaults returns the file-wide settings.
+func (c *Config) Defaults() Defaults { return c.defaults }
+
+// Stores returns the stores, sorted by name.
+func (c *Config) Stores() []Store {
+	out := make([]Store, len(c.stores))
+	copy(out, c.stores)
+	return out
+}
+
+// Len is the number of stores.
+func (c *Config) Len() int { return len(c.stores) }
+
+// Store returns the store with the given name.
+func (c *Config) Store(name string) (Store, bool) {
+	i := sort.Search(len(c.stores), func(i int) bool { return c.stores[i].Name >= name })
+	if i < len(c.stores) && c.stores[i].Name == name {
+		return c.stores[i], true
+	}
+	return Store{}, false
+}
+
+// Limits bound what Parse accepts.
+type Limits struct {
+	// MaxStores is the most stores a file may declare (0: DefaultMaxStores).
+	MaxStores int
+	// MaxBytes is the largest file accepted (0: DefaultMaxBytes).
+	MaxBytes int
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxStores <= 0 {
+		l.MaxStores = DefaultMaxStores
+	}
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = DefaultMaxBytes
+	}
+	return l
+}
