@@ -308,3 +308,17 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestFetchTimeout(t *testing.T) {
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo(t, "r", map[string]string{"stores.yaml": storesV1})
+	srv.SetDelay(5 * time.Second)
+	src := newSource(t, gitsource.Config{URL: repo.URL(), Timeout: 100 * time.Millisecond})
+	if _, err := src.Fetch(context.Background()); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Fetch from a server that does not answer: %v, want DeadlineExceeded", err)
+	}
+	srv.SetDelay(0)
+	if snap := fetch(t, src); string(snap.Data) != storesV1 {
+		t.Fatalf("Fetch after the server recovered = %+v", snap)
+	}
+}

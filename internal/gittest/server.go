@@ -20,6 +20,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // GitPath is the git binary used to serve and to create repositories.
@@ -58,6 +59,7 @@ type Server struct {
 	mu    sync.Mutex
 	srv   *httptest.Server
 	creds Credentials
+	delay time.Duration
 
 	infoRefs, uploadPack, receivePack, unauthorized atomic.Int64
 }
@@ -93,6 +95,14 @@ func (s *Server) RequireAuth(c Credentials) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.creds = c
+}
+
+// SetDelay makes the server wait d before answering each request (or
+// until the client gives up), to test timeouts. Zero turns it off.
+func (s *Server) SetDelay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.delay = d
 }
 
 // Stop closes the listener and every connection, waiting for requests
@@ -156,8 +166,15 @@ func (s *Server) serve(ln net.Listener) {
 
 func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	creds := s.creds
+	creds, delay := s.creds, s.delay
 	s.mu.Unlock()
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-r.Context().Done():
+			return
+		}
+	}
 	if !authorized(creds, r) {
 		s.unauthorized.Add(1)
 		w.Header().Set("WWW-Authenticate", `Basic realm="gittest"`)
