@@ -8,8 +8,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -48,7 +50,7 @@ func startProcess(name, bin string, args []string, logDir string, detach bool) (
 	} else {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	}
-	if err := cmd.Start(); err != nil {
+	if err := startOnSpawnerThread(cmd); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	p := &process{name: name, bin: bin, log: logPath, cmd: cmd, done: make(chan struct{})}
@@ -57,6 +59,36 @@ func startProcess(name, bin string, args []string, logDir string, detach bool) (
 		close(p.done)
 	}()
 	return p, nil
+}
+
+var (
+	spawnOnce sync.Once
+	spawnReq  chan spawnRequest
+)
+
+type spawnRequest struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+// startOnSpawnerThread starts cmd from one OS thread that lives as long as
+// the program. Pdeathsig fires when the thread that forked the child ends,
+// not the process, and the Go runtime may end the thread of an ordinary
+// goroutine; a goroutine locked to its thread that never returns keeps
+// the thread.
+func startOnSpawnerThread(cmd *exec.Cmd) error {
+	spawnOnce.Do(func() {
+		spawnReq = make(chan spawnRequest)
+		go func() {
+			runtime.LockOSThread()
+			for r := range spawnReq {
+				r.done <- r.cmd.Start()
+			}
+		}()
+	})
+	r := spawnRequest{cmd: cmd, done: make(chan error, 1)}
+	spawnReq <- r
+	return <-r.done
 }
 
 // exited returns an error with the tail of the log if p has exited.
