@@ -49,8 +49,9 @@ type Config struct {
 	// context); DefaultTimeout when zero.
 	Timeout time.Duration
 	// Dir is the local cache: a bare repository that Fetch creates or
-	// reuses, so a restart need not download again. Empty keeps the cache
-	// in memory. Dir must be empty, missing, or a bare repository made
+	// reuses, so a restart need not download again; it grows by one
+	// revision's objects per change and may be deleted while no Source
+	// uses it. Empty keeps only the current revision, in memory. Dir must be empty, missing, or a bare repository made
 	// by an earlier Source; delete it to start over.
 	Dir string
 	// MaxFileSize is the largest file Fetch accepts; DefaultMaxFileSize
@@ -89,6 +90,14 @@ type Source struct {
 	mu   sync.Mutex
 	repo *git.Repository // cache, opened on first Fetch
 	last Snapshot        // last successful Fetch; Revision "" if none
+	bad  badRevision     // last revision whose file could not be read
+}
+
+// badRevision remembers why the file at a revision was refused, so that
+// polling a branch stuck on that revision fetches nothing.
+type badRevision struct {
+	revision string
+	err      error
 }
 
 // New checks cfg, applies defaults and returns a Source. Nothing is
@@ -180,8 +189,16 @@ func (s *Source) Fetch(ctx context.Context) (Snapshot, error) {
 		s.log.Debug("branch unchanged", "revision", head)
 		return snap, nil
 	}
+	if head == s.bad.revision {
+		return Snapshot{}, s.bad.err
+	}
 
 	start := time.Now()
+	if s.cfg.Dir == "" {
+		// A fresh depth-1 fetch is as cheap as an incremental one, and
+		// keeps an in-memory cache from growing with every revision.
+		s.repo = nil
+	}
 	repo, err := s.open()
 	if err != nil {
 		return Snapshot{}, err
@@ -196,6 +213,9 @@ func (s *Source) Fetch(ctx context.Context) (Snapshot, error) {
 	}
 	snap, err := s.read(commit)
 	if err != nil {
+		if errors.Is(err, ErrFileNotFound) || errors.Is(err, ErrFileTooLarge) {
+			s.bad = badRevision{revision: commit.Hash.String(), err: err}
+		}
 		return Snapshot{}, err
 	}
 	s.log.Info("fetched new revision", "revision", snap.Revision, "previous", s.last.Revision,

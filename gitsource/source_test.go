@@ -160,9 +160,13 @@ func TestFetchMissingFileThenFixed(t *testing.T) {
 	good := fetch(t, src)
 
 	gone := repo.Remove(t, "main", "Remove stores", "stores.yaml")
-	for range 2 { // a failed revision is not remembered as good
+	for i := range 2 { // a failed revision is not remembered as good
+		srv.ResetCounts()
 		if _, err := src.Fetch(context.Background()); !errors.Is(err, gitsource.ErrFileNotFound) || !strings.Contains(err.Error(), gone) {
 			t.Fatalf("Fetch after removal: %v, want ErrFileNotFound at %s", err, gone)
+		}
+		if c := srv.Counts(); i == 1 && c.UploadPack != 0 {
+			t.Errorf("polling the same bad revision fetched again: %+v", c)
 		}
 	}
 	fixed := repo.Commit(t, map[string]string{"stores.yaml": storesV1}, "Restore stores")
