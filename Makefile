@@ -10,7 +10,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/storeops/storeops/internal/version.Version=$(VERSION)
 CACHE_DIR ?= $(CURDIR)/.cache
 BIN_DIR := $(CURDIR)/bin
-STATICCHECK_VERSION := 2026.2.2
+STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(CACHE_DIR)/tools/staticcheck-$(STATICCHECK_VERSION)
 TEST_TIMEOUT ?= 30m
 

@@ -151,14 +151,14 @@ func planStore(d *render.Desired, o *ObservedStore, p Policy) (Action, bool) {
 	if d.Store.Suspend {
 		return Action{}, false
 	}
+	if r, ok := p.Retries[name]; ok && p.Now.Before(r.NotBefore) {
+		return Action{}, false // backing off after a failure
+	}
 	if o == nil || o.Namespace == nil {
 		return act(ActInstall, "store is new", "")
 	}
 	if o.Terminating() {
 		return Action{}, false // wait until the old namespace is gone
-	}
-	if r, ok := p.Retries[name]; ok && p.Now.Before(r.NotBefore) {
-		return Action{}, false // backing off after a failure
 	}
 	rel := o.Release
 	switch {

@@ -1,0 +1,80 @@
+package reconcile
+
+import (
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// DeploymentHealth: ready when the controller has seen the newest spec and
+// every wanted replica is updated and available.
+func DeploymentHealth(d *appsv1.Deployment) Workload {
+	w := Workload{Kind: "Deployment", Name: d.Name}
+	want := replicasOr1(d.Spec.Replicas)
+	st := d.Status
+	for _, c := range st.Conditions {
+		if c.Type == appsv1.DeploymentProgressing && c.Reason == "ProgressDeadlineExceeded" {
+			w.Failed, w.Message = true, c.Message
+			return w
+		}
+	}
+	switch {
+	case st.ObservedGeneration < d.Generation:
+		w.Message = "waiting for the controller to see the new spec"
+	case st.UpdatedReplicas < want:
+		w.Message = fmt.Sprintf("%d of %d replicas updated", st.UpdatedReplicas, want)
+	case st.AvailableReplicas < want:
+		w.Message = fmt.Sprintf("%d of %d replicas available", st.AvailableReplicas, want)
+	default:
+		w.Ready = true
+		w.Message = fmt.Sprintf("%d/%d available", st.AvailableReplicas, want)
+	}
+	return w
+}
+
+// StatefulSetHealth: ready when every wanted replica is ready and on the
+// current revision.
+func StatefulSetHealth(s *appsv1.StatefulSet) Workload {
+	w := Workload{Kind: "StatefulSet", Name: s.Name}
+	want := replicasOr1(s.Spec.Replicas)
+	st := s.Status
+	switch {
+	case st.ObservedGeneration < s.Generation:
+		w.Message = "waiting for the controller to see the new spec"
+	case st.ReadyReplicas < want:
+		w.Message = fmt.Sprintf("%d of %d replicas ready", st.ReadyReplicas, want)
+	case st.UpdateRevision != "" && st.CurrentRevision != st.UpdateRevision && st.UpdatedReplicas < want:
+		w.Message = fmt.Sprintf("%d of %d replicas updated", st.UpdatedReplicas, want)
+	default:
+		w.Ready = true
+		w.Message = fmt.Sprintf("%d/%d ready", st.ReadyReplicas, want)
+	}
+	return w
+}
+
+// JobHealth: ready when complete, failed when failed.
+func JobHealth(j *batchv1.Job) Workload {
+	w := Workload{Kind: "Job", Name: j.Name, Message: "running"}
+	for _, c := range j.Status.Conditions {
+		if c.Status != corev1.ConditionTrue {
+			continue
+		}
+		switch c.Type {
+		case batchv1.JobComplete:
+			w.Ready, w.Message = true, "complete"
+		case batchv1.JobFailed:
+			w.Failed, w.Message = true, "failed: "+c.Reason+": "+c.Message
+		}
+	}
+	return w
+}
+
+// PVCHealth: ready when bound.
+func PVCHealth(p *corev1.PersistentVolumeClaim) Workload {
+	w := Workload{Kind: "PersistentVolumeClaim", Name: p.Name, Message: string(p.Status.Phase)}
+	w.Ready = p.Status.Phase == corev1.ClaimBound
+	w.Failed = p.Status.Phase == corev1.ClaimLost
+	return w
+}

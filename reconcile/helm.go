@@ -1,0 +1,94 @@
+package reconcile
+
+import (
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/kube"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+)
+
+// helmConfigs hands out one Helm action.Configuration per namespace, all
+// sharing one discovery cache and REST mapper, so that a sync over many
+// stores asks the API server for its resource list once.
+type helmConfigs struct {
+	rest   *rest.Config
+	disc   discovery.CachedDiscoveryInterface
+	mapper meta.ResettableRESTMapper
+	log    *slog.Logger
+
+	mu      sync.Mutex
+	configs map[string]*action.Configuration
+}
+
+func newHelmConfigs(cfg *rest.Config, log *slog.Logger) (*helmConfigs, error) {
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("discovery client: %w", err)
+	}
+	disc := memory.NewMemCacheClient(dc)
+	return &helmConfigs{
+		rest:    cfg,
+		disc:    disc,
+		mapper:  restmapper.NewDeferredDiscoveryRESTMapper(disc),
+		log:     log,
+		configs: map[string]*action.Configuration{},
+	}, nil
+}
+
+// For returns the Helm configuration of a namespace.
+func (h *helmConfigs) For(namespace string) (*action.Configuration, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if c, ok := h.configs[namespace]; ok {
+		return c, nil
+	}
+	c := new(action.Configuration)
+	getter := &nsGetter{h: h, namespace: namespace}
+	logf := func(format string, v ...any) { h.log.Debug(fmt.Sprintf(format, v...), "namespace", namespace) }
+	if err := c.Init(getter, namespace, "secret", logf); err != nil {
+		return nil, fmt.Errorf("helm configuration for %s: %w", namespace, err)
+	}
+	if kc, ok := c.KubeClient.(*kube.Client); ok {
+		kc.Namespace = namespace
+	}
+	h.configs[namespace] = c
+	return c, nil
+}
+
+// Forget drops the configuration of a deleted namespace.
+func (h *helmConfigs) Forget(namespace string) {
+	h.mu.Lock()
+	delete(h.configs, namespace)
+	h.mu.Unlock()
+}
+
+// nsGetter is a genericclioptions.RESTClientGetter for one namespace over
+// the shared caches.
+type nsGetter struct {
+	h         *helmConfigs
+	namespace string
+}
+
+func (g *nsGetter) ToRESTConfig() (*rest.Config, error) { return rest.CopyConfig(g.h.rest), nil }
+
+func (g *nsGetter) ToDiscoveryClient() (discovery.CachedDiscoveryInterface, error) {
+	return g.h.disc, nil
+}
+
+func (g *nsGetter) ToRESTMapper() (meta.RESTMapper, error) {
+	return restmapper.NewShortcutExpander(g.h.mapper, g.h.disc, nil), nil
+}
+
+func (g *nsGetter) ToRawKubeConfigLoader() clientcmd.ClientConfig {
+	return clientcmd.NewDefaultClientConfig(*clientcmdapi.NewConfig(),
+		&clientcmd.ConfigOverrides{Context: clientcmdapi.Context{Namespace: g.namespace}})
+}

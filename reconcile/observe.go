@@ -1,0 +1,306 @@
+package reconcile
+
+import (
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/storeops/storeops/render"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+)
+
+// Observer keeps informer caches of everything a store is made of, so that
+// observing costs no API call. Start it once; Observe as often as needed.
+type Observer struct {
+	client   kubernetes.Interface
+	onChange func()
+
+	managed   informers.SharedInformerFactory // labelled managed-by=storeops
+	helm      informers.SharedInformerFactory // Helm release records (owner=helm)
+	workloads informers.SharedInformerFactory // workloads of every namespace
+
+	namespaces  cache.SharedIndexInformer
+	quotas      cache.SharedIndexInformer
+	limitRanges cache.SharedIndexInformer
+	policies    cache.SharedIndexInformer
+	secrets     cache.SharedIndexInformer
+	releases    cache.SharedIndexInformer
+	deployments cache.SharedIndexInformer
+	statefuls   cache.SharedIndexInformer
+	jobs        cache.SharedIndexInformer
+	pvcs        cache.SharedIndexInformer
+	services    cache.SharedIndexInformer
+	ingresses   cache.SharedIndexInformer
+
+	mu      sync.Mutex
+	decoded map[string]decodedRelease // by Secret UID
+}
+
+// NewObserver prepares the informers. onChange, if not nil, is called after
+// every change seen in the cluster (from the informers' goroutines: it must
+// not block).
+func NewObserver(client kubernetes.Interface, onChange func()) *Observer {
+	managedSel := informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+		o.LabelSelector = render.LabelManagedBy + "=" + render.ManagedBy
+	})
+	helmSel := informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = "owner=helm" })
+	o := &Observer{
+		client:    client,
+		onChange:  onChange,
+		managed:   informers.NewSharedInformerFactoryWithOptions(client, 0, managedSel),
+		helm:      informers.NewSharedInformerFactoryWithOptions(client, 0, helmSel),
+		workloads: informers.NewSharedInformerFactory(client, 0),
+		decoded:   map[string]decodedRelease{},
+	}
+	o.namespaces = o.managed.Core().V1().Namespaces().Informer()
+	o.quotas = o.managed.Core().V1().ResourceQuotas().Informer()
+	o.limitRanges = o.managed.Core().V1().LimitRanges().Informer()
+	o.policies = o.managed.Networking().V1().NetworkPolicies().Informer()
+	o.secrets = o.managed.Core().V1().Secrets().Informer()
+	o.releases = o.helm.Core().V1().Secrets().Informer()
+	o.deployments = o.workloads.Apps().V1().Deployments().Informer()
+	o.statefuls = o.workloads.Apps().V1().StatefulSets().Informer()
+	o.jobs = o.workloads.Batch().V1().Jobs().Informer()
+	o.pvcs = o.workloads.Core().V1().PersistentVolumeClaims().Informer()
+	o.services = o.workloads.Core().V1().Services().Informer()
+	o.ingresses = o.workloads.Networking().V1().Ingresses().Informer()
+	for _, inf := range o.all() {
+		_ = inf.AddIndexers(cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+		if onChange != nil {
+			_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+				AddFunc:    func(any) { onChange() },
+				UpdateFunc: func(any, any) { onChange() },
+				DeleteFunc: func(any) { onChange() },
+			})
+		}
+	}
+	return o
+}
+
+func (o *Observer) all() []cache.SharedIndexInformer {
+	return []cache.SharedIndexInformer{o.namespaces, o.quotas, o.limitRanges, o.policies, o.secrets,
+		o.releases, o.deployments, o.statefuls, o.jobs, o.pvcs, o.services, o.ingresses}
+}
+
+// Start runs the informers until stop is closed and waits for their first
+// list. It reports false if stop closed first.
+func (o *Observer) Start(stop <-chan struct{}) bool {
+	o.managed.Start(stop)
+	o.helm.Start(stop)
+	o.workloads.Start(stop)
+	var synced []cache.InformerSynced
+	for _, inf := range o.all() {
+		synced = append(synced, inf.HasSynced)
+	}
+	return cache.WaitForCacheSync(stop, synced...)
+}
+
+// inNamespace lists the cached objects of one namespace.
+func inNamespace[T any](inf cache.SharedIndexInformer, ns string) []T {
+	items, _ := inf.GetIndexer().ByIndex(cache.NamespaceIndex, ns)
+	out := make([]T, 0, len(items))
+	for _, it := range items {
+		if t, ok := it.(T); ok {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// Observe returns the live state of every managed store, read from the
+// caches. The objects are shared with the caches: do not modify them.
+func (o *Observer) Observe() Observed {
+	out := Observed{Stores: map[string]*ObservedStore{}}
+	for _, it := range o.namespaces.GetStore().List() {
+		ns := it.(*corev1.Namespace)
+		name := ns.Labels[render.LabelStore]
+		if name == "" || ns.Name != render.NamespacePrefix+name {
+			continue // not a namespace storeops made for a store
+		}
+		out.Stores[name] = o.observeStore(name, ns)
+	}
+	return out
+}
+
+func (o *Observer) observeStore(name string, ns *corev1.Namespace) *ObservedStore {
+	s := &ObservedStore{Name: name, Namespace: ns}
+	for _, q := range inNamespace[*corev1.ResourceQuota](o.quotas, ns.Name) {
+		if q.Name == render.QuotaName {
+			s.Quota = q
+		}
+	}
+	for _, l := range inNamespace[*corev1.LimitRange](o.limitRanges, ns.Name) {
+		if l.Name == render.LimitRangeName {
+			s.LimitRange = l
+		}
+	}
+	for _, p := range inNamespace[*networkingv1.NetworkPolicy](o.policies, ns.Name) {
+		if p.Name == render.NetworkPolicyName {
+			s.NetworkPolicy = p
+		}
+	}
+	for _, sec := range inNamespace[*corev1.Secret](o.secrets, ns.Name) {
+		if sec.Name == render.CredentialsSecret {
+			s.Credentials = true
+		}
+	}
+	rel, manifest := o.release(name, ns.Name)
+	s.Release = rel
+	s.Workloads = o.health(ns.Name)
+	if rel != nil && manifest != nil {
+		s.Missing, s.Drifted = o.drift(ns.Name, manifest)
+	}
+	return s
+}
+
+// release reads the latest Helm release record of the store.
+func (o *Observer) release(name, ns string) (*ReleaseInfo, *parsedManifest) {
+	var latest *corev1.Secret
+	latestVersion, deployed := -1, false
+	for _, sec := range inNamespace[*corev1.Secret](o.releases, ns) {
+		if sec.Labels["name"] != name {
+			continue
+		}
+		v := atoi(sec.Labels["version"])
+		if v > latestVersion {
+			latest, latestVersion = sec, v
+		}
+		if st := sec.Labels["status"]; st == StatusDeployed || st == "superseded" {
+			deployed = true
+		}
+	}
+	if latest == nil {
+		return nil, nil
+	}
+	d := o.decode(latest)
+	if d.info == nil {
+		// An unreadable record still tells status and revision.
+		return &ReleaseInfo{Name: name, Revision: latestVersion, Status: latest.Labels["status"],
+			HasDeployedRevision: deployed}, nil
+	}
+	info := *d.info
+	info.HasDeployedRevision = deployed
+	return &info, d.manifest
+}
+
+func (o *Observer) decode(sec *corev1.Secret) decodedRelease {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	key := string(sec.UID)
+	if d, ok := o.decoded[key]; ok && d.resourceVersion == sec.ResourceVersion {
+		return d
+	}
+	d := decodeReleaseSecret(sec)
+	o.decoded[key] = d
+	if len(o.decoded) > 4096 { // forget records of deleted releases now and then
+		o.decoded = map[string]decodedRelease{key: d}
+	}
+	return d
+}
+
+// health returns the readiness of every workload in a namespace, sorted by
+// kind and name.
+func (o *Observer) health(ns string) []Workload {
+	var out []Workload
+	for _, d := range inNamespace[*appsv1.Deployment](o.deployments, ns) {
+		out = append(out, DeploymentHealth(d))
+	}
+	for _, s := range inNamespace[*appsv1.StatefulSet](o.statefuls, ns) {
+		out = append(out, StatefulSetHealth(s))
+	}
+	for _, j := range inNamespace[*batchv1.Job](o.jobs, ns) {
+		out = append(out, JobHealth(j))
+	}
+	for _, p := range inNamespace[*corev1.PersistentVolumeClaim](o.pvcs, ns) {
+		out = append(out, PVCHealth(p))
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Kind != out[j].Kind {
+			return out[i].Kind < out[j].Kind
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
+
+// drift compares the release's objects with the caches: objects gone, and
+// Deployments or StatefulSets whose replicas or images were changed.
+func (o *Observer) drift(ns string, m *parsedManifest) (missing, drifted []string) {
+	exists := func(inf cache.SharedIndexInformer, name string) (any, bool) {
+		it, ok, _ := inf.GetIndexer().GetByKey(ns + "/" + name)
+		return it, ok
+	}
+	for _, obj := range m.objects {
+		var inf cache.SharedIndexInformer
+		switch obj.Kind {
+		case "Deployment":
+			inf = o.deployments
+		case "StatefulSet":
+			inf = o.statefuls
+		case "Service":
+			inf = o.services
+		case "Ingress":
+			inf = o.ingresses
+		case "PersistentVolumeClaim":
+			inf = o.pvcs
+		default:
+			continue
+		}
+		if obj.Namespace != "" && obj.Namespace != ns {
+			continue
+		}
+		live, ok := exists(inf, obj.Name)
+		if !ok {
+			missing = append(missing, obj.Kind+"/"+obj.Name)
+			continue
+		}
+		var replicas *int32
+		var spec corev1.PodSpec
+		switch l := live.(type) {
+		case *appsv1.Deployment:
+			replicas, spec = l.Spec.Replicas, l.Spec.Template.Spec
+		case *appsv1.StatefulSet:
+			replicas, spec = l.Spec.Replicas, l.Spec.Template.Spec
+		default:
+			continue
+		}
+		if replicasOr1(replicas) != replicasOr1(obj.replicas) {
+			drifted = append(drifted, obj.Kind+"/"+obj.Name+" replicas")
+		}
+		if images := containerImages(spec); obj.images != nil && !equalStrings(images, obj.images) {
+			drifted = append(drifted, obj.Kind+"/"+obj.Name+" images")
+		}
+	}
+	sort.Strings(missing)
+	sort.Strings(drifted)
+	return missing, drifted
+}
+
+func containerImages(spec corev1.PodSpec) []string {
+	var out []string
+	for _, c := range spec.InitContainers {
+		out = append(out, c.Image)
+	}
+	for _, c := range spec.Containers {
+		out = append(out, c.Image)
+	}
+	return out
+}
+
+func equalStrings(a, b []string) bool {
+	return strings.Join(a, "\x00") == strings.Join(b, "\x00")
+}
+
+func replicasOr1(r *int32) int32 {
+	if r == nil {
+		return 1
+	}
+	return *r
+}
