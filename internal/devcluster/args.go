@@ -101,6 +101,7 @@ func kwokArgs(dir string, p ports) []string {
 		"--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
 		"--server-address=127.0.0.1:" + strconv.Itoa(p.kwok),
 		"--node-ip=127.0.0.1",
+		"--cidr=10.244.0.0/16",
 	}
 }
 

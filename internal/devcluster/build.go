@@ -154,6 +154,9 @@ func Build(ctx context.Context, o BuildOptions) (string, error) {
 		return "", err
 	}
 	defer os.RemoveAll(tmp)
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return "", err
+	}
 	fmt.Fprintf(log, "devcluster: building kubernetes %s, etcd %s, kwok %s into %s (several minutes the first time)\n",
 		v.Kubernetes, v.Etcd, v.Kwok, binDir)
 	goCmd := o.Go

@@ -129,7 +129,7 @@ func choosePorts(base int) (ports, error) {
 // Start starts the control plane and returns once the fake node is Ready,
 // the default StorageClass exists and the default namespace has its
 // ServiceAccount. On error, whatever was started is stopped again.
-func Start(ctx context.Context, o Options) (c *Cluster, err error) {
+func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 	log := o.Log
 	if log == nil {
 		log = io.Discard
@@ -144,7 +144,7 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	if !HaveBinaries(binDir) {
 		return nil, fmt.Errorf("binaries missing in %q: run `make devcluster-bin`", o.BinDir)
 	}
-	c = &Cluster{stateDir: o.StateDir}
+	c := &Cluster{stateDir: o.StateDir}
 	if c.stateDir == "" {
 		if c.stateDir, err = os.MkdirTemp("", "storeops-devcluster-"); err != nil {
 			return nil, err
@@ -156,7 +156,6 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	defer func() {
 		if err != nil {
 			_ = c.Stop()
-			c = nil
 		}
 	}()
 	if running := Running(c.stateDir); len(running) > 0 {
