@@ -78,7 +78,14 @@ func workloads(t *testing.T, objs []object) (ws []workload, claims []corev1.Pers
 			if s.Spec.Replicas != nil {
 				n = int64(*s.Spec.Replicas)
 			}
-			ws = append(ws, workload{"StatefulSet/" + s.Name, s.Spec.Template.Spec, n})
+			// The pods get a volume for each claim template, as the controller adds it.
+			pod := *s.Spec.Template.Spec.DeepCopy()
+			for _, vct := range s.Spec.VolumeClaimTemplates {
+				pod.Volumes = append(pod.Volumes, corev1.Volume{Name: vct.Name, VolumeSource: corev1.VolumeSource{
+					PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: vct.Name + "-" + s.Name + "-0"},
+				}})
+			}
+			ws = append(ws, workload{"StatefulSet/" + s.Name, pod, n})
 			for i := int64(0); i < n; i++ {
 				claims = append(claims, s.Spec.VolumeClaimTemplates...)
 			}
