@@ -101,6 +101,31 @@ func (c *Cluster) Stop() error {
 	return nil
 }
 
+// tempPrefix names the temporary state directories of Start.
+const tempPrefix = "storeops-devcluster-"
+
+// removeStaleTempDirs removes temporary state directories left behind by
+// programs that were killed (their processes died with them): those whose
+// recorded processes all exited, or without a pid file for over an hour.
+func removeStaleTempDirs() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), tempPrefix+"*"))
+	for _, dir := range dirs {
+		fi, err := os.Stat(filepath.Join(dir, pidFile))
+		switch {
+		case err == nil && len(Running(dir)) == 0 && time.Since(fi.ModTime()) > time.Minute:
+		case err != nil && os.IsNotExist(err) && olderThan(dir, time.Hour):
+		default:
+			continue
+		}
+		_ = os.RemoveAll(dir)
+	}
+}
+
+func olderThan(path string, d time.Duration) bool {
+	fi, err := os.Stat(path)
+	return err == nil && time.Since(fi.ModTime()) > d
+}
+
 // ports of one cluster.
 type ports struct {
 	etcd, etcdPeer, controllerManager, apiserver, scheduler, kwok int
@@ -146,7 +171,8 @@ func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
 	}
 	c := &Cluster{stateDir: o.StateDir}
 	if c.stateDir == "" {
-		if c.stateDir, err = os.MkdirTemp("", "storeops-devcluster-"); err != nil {
+		removeStaleTempDirs()
+		if c.stateDir, err = os.MkdirTemp("", tempPrefix); err != nil {
 			return nil, err
 		}
 		c.removeDir = true
