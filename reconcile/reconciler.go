@@ -79,6 +79,9 @@ type SyncInput struct {
 	Trigger  string
 	// ConfirmDeletions lifts the mass-deletion guard for this sync.
 	ConfirmDeletions bool
+	// Held, when set, says why a newer revision is not applied while this
+	// (last good) one is kept in force; the status keeps showing it.
+	Held *Refusal
 }
 
 // ErrStoresFailed is returned by Sync when some store's action failed.
@@ -96,7 +99,7 @@ func (r *Reconciler) Sync(ctx context.Context, in SyncInput) (SyncRecord, error)
 	r.mu.Lock()
 	r.desired = render.Render(in.Config)
 	r.revision = in.Revision
-	r.refused = nil
+	r.refused = in.Held
 	r.syncing = true
 	policy := r.Policy
 	policy.Now = start
@@ -116,7 +119,7 @@ func (r *Reconciler) Sync(ctx context.Context, in SyncInput) (SyncRecord, error)
 		rec.Refused = &Refusal{Reason: "MassDeletion", Message: guard.Error() +
 			"; to apply it, confirm it (see the README, \"Deleting many stores\")"}
 		r.log.Warn("plan refused by the mass-deletion guard", "revision", in.Revision, "deletes", guard.Deletes, "managed", guard.Managed)
-		r.finish(&rec, start)
+		r.finish(&rec, start, in.Held)
 		return rec, err
 	}
 	for _, a := range actions {
@@ -131,7 +134,7 @@ func (r *Reconciler) Sync(ctx context.Context, in SyncInput) (SyncRecord, error)
 			rec.Errors = append(rec.Errors, fmt.Sprintf("%s %s: %s", l.Kind, l.Store, l.Error))
 		}
 	}
-	r.finish(&rec, start)
+	r.finish(&rec, start, in.Held)
 	if failed > 0 {
 		return rec, fmt.Errorf("%w: %d of %d actions", ErrStoresFailed, failed, len(actions))
 	}
@@ -144,15 +147,31 @@ func (r *Reconciler) Refuse(revision, trigger string, refusal *Refusal) SyncReco
 	start := r.Clock()
 	rec := SyncRecord{Revision: revision, Trigger: trigger, Start: start, Summary: map[string]int{}, Actions: []ActionLog{}, Refused: refusal}
 	r.log.Warn("revision not applied", "revision", revision, "reason", refusal.Reason, "message", refusal.Message)
-	r.finish(&rec, start)
+	r.finish(&rec, start, nil)
 	return rec
 }
 
-func (r *Reconciler) finish(rec *SyncRecord, start time.Time) {
+// Show sets the desired state for the status without applying anything:
+// replicas that are not the leader use it to serve the same status.
+func (r *Reconciler) Show(cfg *render.Config, revision string, held *Refusal) {
+	r.mu.Lock()
+	r.desired = render.Render(cfg)
+	r.revision = revision
+	r.refused = held
+	r.mu.Unlock()
+	r.Refresh()
+}
+
+// finish records a sync in the history; the status shows rec's refusal,
+// or else held.
+func (r *Reconciler) finish(rec *SyncRecord, start time.Time, held *Refusal) {
 	rec.Duration = r.Clock().Sub(start)
 	r.mu.Lock()
 	r.syncing = false
 	r.refused = rec.Refused
+	if r.refused == nil {
+		r.refused = held
+	}
 	r.history = append([]SyncRecord{*rec}, r.history...)
 	if len(r.history) > r.HistoryLimit {
 		r.history = r.history[:r.HistoryLimit]

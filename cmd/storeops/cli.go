@@ -22,6 +22,7 @@ type command struct {
 }
 
 var commands = map[string]command{
+	"serve":    {"run the reconciler, status API, dashboard and webhooks", runServe},
 	"validate": {"check a stores.yaml file and list its stores", runValidate},
 	"version":  {"print the storeops version", runVersion},
 }

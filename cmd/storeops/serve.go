@@ -1,0 +1,410 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"github.com/storeops/storeops/gitsource"
+	"github.com/storeops/storeops/internal/metrics"
+	"github.com/storeops/storeops/reconcile"
+	"github.com/storeops/storeops/render"
+	"github.com/storeops/storeops/web"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+)
+
+// EnvWebhookSecret holds the webhook secret when no file is given.
+const EnvWebhookSecret = "STOREOPS_WEBHOOK_SECRET"
+
+// serveConfig is everything `storeops serve` is told on its command line.
+type serveConfig struct {
+	source         sourceFlags
+	listen         string
+	schedule       string
+	kubeconfig     string
+	workers        int
+	maxDeleteShare float64
+	confirm        string
+	stuckAfter     time.Duration
+	readyTimeout   time.Duration
+	helmTimeout    time.Duration
+	history        int
+
+	webhooks          string
+	webhookSecretFile string
+
+	leaderElect    bool
+	leaseNamespace string
+	leaseName      string
+	leaseDuration  time.Duration
+	renewDeadline  time.Duration
+	retryPeriod    time.Duration
+
+	logLevel, logFormat string
+}
+
+func (c *serveConfig) register(fs *flag.FlagSet) {
+	c.source.register(fs, "git-url")
+	fs.StringVar(&c.listen, "listen", "127.0.0.1:8080", "address of the status API, dashboard, webhooks and metrics")
+	fs.StringVar(&c.schedule, "schedule", "@every 1m", "cron schedule of periodic syncs (robfig/cron syntax, e.g. \"*/5 * * * *\")")
+	fs.StringVar(&c.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then in-cluster)")
+	fs.IntVar(&c.workers, "workers", 4, "stores acted on at once")
+	fs.Float64Var(&c.maxDeleteShare, "max-delete-share", 0.5, "largest share of the stores one sync may delete without confirmation (0-1)")
+	fs.StringVar(&c.confirm, "confirm-deletions", "", "Git revision (7+ hex digits) whose deletions are confirmed despite the mass-deletion guard")
+	fs.DurationVar(&c.stuckAfter, "stuck-after", 10*time.Minute, "a release pending longer than this was left by a crash and is unlocked")
+	fs.DurationVar(&c.readyTimeout, "ready-timeout", 15*time.Minute, "a store not ready this long after a change counts as failed and is remediated")
+	fs.DurationVar(&c.helmTimeout, "helm-timeout", 5*time.Minute, "timeout of each Helm operation, hooks included")
+	fs.IntVar(&c.history, "history", 50, "syncs kept in the status")
+	fs.StringVar(&c.webhooks, "webhooks", "github,gitlab,gitea,generic", "webhook receivers to enable, at /hooks/<provider>")
+	fs.StringVar(&c.webhookSecretFile, "webhook-secret-file", "", "file holding the webhook secret (or $"+EnvWebhookSecret+"); without a secret no webhook is enabled")
+	fs.BoolVar(&c.leaderElect, "leader-elect", true, "elect a leader with a Lease so that only one replica applies")
+	fs.StringVar(&c.leaseNamespace, "leader-election-namespace", envOr("POD_NAMESPACE", "default"), "namespace of the leader Lease")
+	fs.StringVar(&c.leaseName, "leader-election-name", "storeops-leader", "name of the leader Lease")
+	fs.DurationVar(&c.leaseDuration, "leader-lease-duration", 15*time.Second, "how long a leader's Lease is valid")
+	fs.DurationVar(&c.renewDeadline, "leader-renew-deadline", 10*time.Second, "how long the leader tries to renew before giving up")
+	fs.DurationVar(&c.retryPeriod, "leader-retry-period", 2*time.Second, "how often candidates try to take the Lease")
+	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func runServe(ctx context.Context, args []string, _, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg serveConfig
+	cfg.register(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: storeops serve --git-url URL [flags]\n\nRuns the reconciler: syncs on a schedule and on webhooks, serves the status API, dashboard and metrics.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	log, err := newLogger(stderr, cfg.logLevel, cfg.logFormat)
+	if err != nil {
+		fmt.Fprintln(stderr, "storeops serve:", err)
+		return exitUsage
+	}
+	d, err := newDaemon(cfg, log)
+	if err != nil {
+		log.Error("cannot start", "error", err)
+		return exitFailed
+	}
+	if err := d.run(ctx); err != nil {
+		log.Error("stopped", "error", err)
+		return exitFailed
+	}
+	return exitOK
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("-log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("-log-format must be text or json, not %q", format)
+}
+
+// daemon is storeops serve: one Git source, one reconciler, one web server.
+type daemon struct {
+	cfg     serveConfig
+	log     *slog.Logger
+	src     *gitsource.Source
+	restCfg *rest.Config
+	client  kubernetes.Interface
+	board   *reconcile.Board
+	metrics *metrics.Metrics
+	rec     *reconcile.Reconciler
+	obs     *reconcile.Observer
+	web     *web.Server
+
+	wake     *reconcile.Signal // a sync is wanted
+	changed  *reconcile.Signal // the cluster changed: refresh the status
+	reason   atomic.Pointer[string]
+	leading  atomic.Pointer[context.Context] // set while leading; cancelled on loss
+	ready    atomic.Bool
+	retryMu  sync.Mutex
+	retry    *time.Timer
+	last     *revision // last good revision
+	lastBad  string    // last refused revision, reported once
+	lastDown string    // last source error, reported once
+}
+
+func newDaemon(cfg serveConfig, log *slog.Logger) (*daemon, error) {
+	if cfg.maxDeleteShare < 0 || cfg.maxDeleteShare > 1 {
+		return nil, fmt.Errorf("-max-delete-share must be between 0 and 1")
+	}
+	d := &daemon{cfg: cfg, log: log, wake: reconcile.NewSignal(), changed: reconcile.NewSignal(), board: reconcile.NewBoard(), metrics: metrics.New()}
+	var err error
+	if d.src, err = cfg.source.source(log); err != nil {
+		return nil, err
+	}
+	if d.restCfg, d.client, err = kubeConfig(cfg.kubeconfig); err != nil {
+		return nil, err
+	}
+	d.obs = reconcile.NewObserver(d.client, d.changed.Notify)
+	applier, err := reconcile.NewClusterApplier(d.restCfg, d.client, reconcile.EmbeddedCharts{}, log)
+	if err != nil {
+		return nil, err
+	}
+	applier.Timeout = cfg.helmTimeout
+	d.rec = reconcile.New(d.obs, applier, d.board, log)
+	if d.rec.ChartVersions, err = (reconcile.EmbeddedCharts{}).ChartVersions(); err != nil {
+		return nil, err
+	}
+	d.rec.Workers = cfg.workers
+	d.rec.HistoryLimit = cfg.history
+	d.rec.Source = cfg.source.describe()
+	d.rec.Metrics = d.metrics
+	d.rec.Policy.MaxDeleteShare = cfg.maxDeleteShare
+	d.rec.Policy.StuckAfter = cfg.stuckAfter
+	d.rec.Policy.ReadyTimeout = cfg.readyTimeout
+	d.metrics.WatchBoard(d.board)
+
+	hooks, err := cfg.webhookConfig()
+	if err != nil {
+		return nil, err
+	}
+	d.web, err = web.New(web.Config{
+		Board: d.board, Trigger: d.trigger, Branch: cfg.source.branch, Webhooks: hooks,
+		Cluster: web.NewClusterReader(d.client), Metrics: d.metrics, Logger: log,
+		Ready: func() error {
+			if !d.ready.Load() {
+				return errors.New("caches not synced or first sync not done yet")
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// webhookConfig enables the listed receivers with the secret from its file
+// or the environment.
+func (c *serveConfig) webhookConfig() ([]web.Webhook, error) {
+	secret := os.Getenv(EnvWebhookSecret)
+	if c.webhookSecretFile != "" {
+		if secret != "" {
+			return nil, fmt.Errorf("webhook secret given both in a file and in $%s", EnvWebhookSecret)
+		}
+		b, err := os.ReadFile(c.webhookSecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("webhook secret: %w", err)
+		}
+		secret = strings.TrimRight(string(b), " \t\r\n")
+	}
+	if secret == "" || c.webhooks == "" {
+		return nil, nil
+	}
+	var out []web.Webhook
+	for _, name := range strings.Split(c.webhooks, ",") {
+		p, err := gitsource.ParseProvider(strings.TrimSpace(name))
+		if err != nil {
+			return nil, fmt.Errorf("-webhooks: %w", err)
+		}
+		out = append(out, web.Webhook{Provider: p, Secret: []byte(secret)})
+	}
+	return out, nil
+}
+
+// trigger asks for a sync. Triggers coalesce: a sync in progress plus at
+// most one pending.
+func (d *daemon) trigger(reason string) {
+	d.reason.Store(&reason)
+	d.wake.Notify()
+}
+
+// run serves until ctx is cancelled, then shuts down gracefully.
+func (d *daemon) run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", d.cfg.listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := d.web.HTTPServer(d.cfg.listen)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("http server", "error", err)
+		}
+	}()
+	d.log.Info("serving", "address", "http://"+ln.Addr().String(), "source", d.cfg.source.describe())
+
+	if !d.obs.Start(ctx.Done()) {
+		return shutdown(srv, &wg)
+	}
+	wg.Add(1)
+	go func() { // informer events refresh the status at once
+		defer wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-d.changed.C():
+				d.rec.Refresh()
+			}
+		}
+	}()
+
+	sched := cron.New()
+	if _, err := sched.AddFunc(d.cfg.schedule, func() { d.trigger("schedule") }); err != nil {
+		_ = shutdown(srv, &wg)
+		return fmt.Errorf("-schedule %q: %w", d.cfg.schedule, err)
+	}
+	sched.Start()
+	defer sched.Stop()
+
+	if d.cfg.leaderElect {
+		wg.Add(1)
+		go func() { defer wg.Done(); d.elect(ctx) }()
+	} else {
+		d.lead(ctx)
+	}
+	d.trigger("start")
+	for {
+		select {
+		case <-ctx.Done():
+			d.log.Info("shutting down")
+			d.stopRetry()
+			return shutdown(srv, &wg)
+		case <-d.wake.C():
+			reason := "trigger"
+			if r := d.reason.Load(); r != nil {
+				reason = *r
+			}
+			d.syncOnce(ctx, reason)
+			d.ready.Store(true)
+		}
+	}
+}
+
+func shutdown(srv *http.Server, wg *sync.WaitGroup) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := srv.Shutdown(ctx)
+	wg.Wait()
+	return err
+}
+
+// lead marks this replica as the one that applies, until ctx ends.
+func (d *daemon) lead(ctx context.Context) {
+	d.leading.Store(&ctx)
+	d.rec.SetLeader(true)
+	d.log.Info("leading: this replica applies changes")
+	d.trigger("leader elected")
+}
+
+func (d *daemon) follow() {
+	d.leading.Store(nil)
+	d.rec.SetLeader(false)
+}
+
+// syncOnce fetches the branch, validates stores.yaml and, when leading,
+// applies the newest good revision; otherwise it only shows it.
+func (d *daemon) syncOnce(ctx context.Context, trigger string) {
+	t0 := time.Now()
+	snap, err := d.src.Fetch(ctx)
+	d.metrics.ObserveFetch(time.Since(t0), err)
+	var held *reconcile.Refusal
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		held = &reconcile.Refusal{Reason: "SourceUnavailable",
+			Message: fmt.Sprintf("cannot fetch %s: %v; the last good revision stays applied", d.cfg.source.describe(), err)}
+		if held.Message != d.lastDown {
+			d.lastDown = held.Message
+			d.rec.Refuse("", trigger, held)
+		}
+	} else {
+		d.lastDown = ""
+		cfg, perr := render.Parse(snap.Path, snap.Data, d.cfg.source.limits)
+		if perr != nil {
+			held = invalidRefusal(snap, perr)
+			if snap.Revision != d.lastBad {
+				d.lastBad = snap.Revision
+				d.rec.Refuse(snap.Revision, trigger, held)
+			}
+		} else {
+			d.last = &revision{snap: snap, cfg: cfg}
+		}
+	}
+	if d.last == nil {
+		return // nothing valid has been seen yet
+	}
+	leadCtx := d.leading.Load()
+	if leadCtx == nil {
+		d.rec.Show(d.last.cfg, d.last.snap.Revision, held)
+		return
+	}
+	syncCtx, cancel := context.WithCancel(*leadCtx)
+	stop := context.AfterFunc(ctx, cancel)
+	defer func() { stop(); cancel() }()
+	rec, err := d.rec.Sync(syncCtx, reconcile.SyncInput{
+		Config: d.last.cfg, Revision: d.last.snap.Revision, Trigger: trigger,
+		ConfirmDeletions: confirmsDeletions(d.last.snap, d.cfg.confirm), Held: held,
+	})
+	if err != nil {
+		d.log.Warn("sync finished with errors", "revision", short(rec.Revision), "error", err)
+	} else if len(rec.Actions) > 0 {
+		d.log.Info("sync applied", "revision", short(rec.Revision), "actions", len(rec.Actions), "duration", rec.Duration.Round(time.Millisecond))
+	}
+	d.scheduleRetry()
+}
+
+// scheduleRetry triggers a sync when the earliest backoff ends, so that a
+// failed store is retried on time rather than on the next cron tick.
+func (d *daemon) scheduleRetry() {
+	var next time.Time
+	for _, r := range d.rec.Retries() {
+		if next.IsZero() || r.NotBefore.Before(next) {
+			next = r.NotBefore
+		}
+	}
+	d.stopRetry()
+	if next.IsZero() {
+		return
+	}
+	d.retryMu.Lock()
+	d.retry = time.AfterFunc(time.Until(next)+100*time.Millisecond, func() { d.trigger("retry") })
+	d.retryMu.Unlock()
+}
+
+func (d *daemon) stopRetry() {
+	d.retryMu.Lock()
+	if d.retry != nil {
+		d.retry.Stop()
+	}
+	d.retryMu.Unlock()
+}

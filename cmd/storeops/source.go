@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/storeops/storeops/gitsource"
+	"github.com/storeops/storeops/reconcile"
+	"github.com/storeops/storeops/render"
+)
+
+// sourceFlags are the flags that say where stores.yaml comes from. Secrets
+// come from files or the environment, never from flag values.
+type sourceFlags struct {
+	url, branch, path, cacheDir string
+	timeout                     time.Duration
+	auth                        gitsource.AuthFiles
+	limits                      render.Limits
+}
+
+func (f *sourceFlags) register(fs *flag.FlagSet, urlFlag string) {
+	fs.StringVar(&f.url, urlFlag, "", "Git repository holding stores.yaml: https://, ssh:// or a local path")
+	fs.StringVar(&f.branch, "git-branch", gitsource.DefaultBranch, "branch to track")
+	fs.StringVar(&f.path, "git-path", gitsource.DefaultPath, "path of the stores file inside the repository")
+	fs.StringVar(&f.cacheDir, "git-cache-dir", "", "directory to keep the clone in across restarts (default: memory only)")
+	fs.DurationVar(&f.timeout, "git-timeout", gitsource.DefaultTimeout, "timeout of each Git operation")
+	fs.StringVar(&f.auth.Username, "git-username", "", "user name for HTTPS (or $"+gitsource.EnvUsername+")")
+	fs.StringVar(&f.auth.TokenFile, "git-token-file", "", "file holding an HTTPS token (or $"+gitsource.EnvToken+")")
+	fs.StringVar(&f.auth.PasswordFile, "git-password-file", "", "file holding an HTTPS password (or $"+gitsource.EnvPassword+")")
+	fs.StringVar(&f.auth.SSHKeyFile, "git-ssh-key-file", "", "SSH private key file")
+	fs.StringVar(&f.auth.SSHKeyPassphraseFile, "git-ssh-key-passphrase-file", "", "file holding the SSH key's passphrase (or $"+gitsource.EnvSSHKeyPassphrase+")")
+	fs.StringVar(&f.auth.KnownHostsFile, "git-known-hosts-file", "", "known_hosts file for SSH (required with an SSH key)")
+	fs.IntVar(&f.limits.MaxStores, "max-stores", render.DefaultMaxStores, "most stores stores.yaml may declare")
+	fs.IntVar(&f.limits.MaxBytes, "max-bytes", render.DefaultMaxBytes, "largest stores.yaml accepted, in bytes")
+}
+
+// source builds the Git source. A local directory is read through file://.
+func (f *sourceFlags) source(log *slog.Logger) (*gitsource.Source, error) {
+	if f.url == "" {
+		return nil, fmt.Errorf("no repository given")
+	}
+	u := f.url
+	if !strings.Contains(u, "://") && !strings.Contains(u, "@") {
+		abs, err := filepath.Abs(u)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return nil, fmt.Errorf("repository %s: %w", u, err)
+		}
+		u = "file://" + abs
+	}
+	auth, err := gitsource.AuthFromEnvAndFiles(f.auth, nil)
+	if err != nil {
+		return nil, err
+	}
+	return gitsource.New(gitsource.Config{
+		URL: u, Branch: f.branch, Path: f.path, Auth: auth, Timeout: f.timeout,
+		Dir: f.cacheDir, MaxFileSize: int64(f.limits.MaxBytes),
+	}, log)
+}
+
+// describe is the source for the status: URL, branch and path.
+func (f *sourceFlags) describe() string {
+	return fmt.Sprintf("%s (branch %s, %s)", f.url, f.branch, f.path)
+}
+
+// revision is one fetched and parsed stores.yaml.
+type revision struct {
+	snap gitsource.Snapshot
+	cfg  *render.Config
+}
+
+// invalidRefusal describes a stores.yaml that does not parse or validate.
+func invalidRefusal(snap gitsource.Snapshot, err error) *reconcile.Refusal {
+	r := &reconcile.Refusal{Reason: "InvalidConfig"}
+	for _, e := range render.Errors(err) {
+		r.Errors = append(r.Errors, e.Error())
+	}
+	if len(r.Errors) == 0 {
+		r.Errors = []string{err.Error()}
+	}
+	r.Message = fmt.Sprintf("%s at %s has %d problem(s); the last good revision stays applied", snap.Path, short(snap.Revision), len(r.Errors))
+	return r
+}
+
+// fetchRevision fetches the branch head and parses its stores.yaml.
+func fetchRevision(ctx context.Context, src *gitsource.Source, limits render.Limits) (revision, error) {
+	snap, err := src.Fetch(ctx)
+	if err != nil {
+		return revision{}, err
+	}
+	cfg, err := render.Parse(snap.Path, snap.Data, limits)
+	return revision{snap: snap, cfg: cfg}, err
+}
+
+// confirmsDeletions reports whether the commit's message carries the
+// trailer "Storeops-Confirm-Deletions: yes", or its revision is the one
+// confirmed on the command line.
+func confirmsDeletions(snap gitsource.Snapshot, confirmed string) bool {
+	if confirmed != "" && len(confirmed) >= 7 && strings.HasPrefix(snap.Revision, confirmed) {
+		return true
+	}
+	for _, line := range strings.Split(snap.Message, "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if ok && strings.EqualFold(strings.TrimSpace(k), "Storeops-Confirm-Deletions") && strings.EqualFold(strings.TrimSpace(v), "yes") {
+			return true
+		}
+	}
+	return false
+}
+
+func short(rev string) string {
+	if len(rev) > 12 {
+		return rev[:12]
+	}
+	return rev
+}
