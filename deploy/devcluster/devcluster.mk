@@ -24,3 +24,10 @@ devcluster-up:
 
 devcluster-down:
 	@$(DEVCLUSTER) down -state $(DEVCLUSTER_STATE)
+
+# For `make run`: use the caller's KUBECONFIG if set, else start the local
+# control plane (devcluster-up does nothing when it already runs) and use it.
+#   run: build $(DEVCLUSTER_RUN_DEPS)
+#   	KUBECONFIG=$(DEVCLUSTER_RUN_KUBECONFIG) $(BIN_DIR)/storeops serve ...
+DEVCLUSTER_RUN_DEPS := $(if $(KUBECONFIG),,devcluster-up)
+DEVCLUSTER_RUN_KUBECONFIG := $(or $(KUBECONFIG),$(DEVCLUSTER_KUBECONFIG))
