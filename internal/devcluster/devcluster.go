@@ -23,6 +23,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -154,7 +155,22 @@ func choosePorts(base int) (ports, error) {
 // Start starts the control plane and returns once the fake node is Ready,
 // the default StorageClass exists and the default namespace has its
 // ServiceAccount. On error, whatever was started is stopped again.
-func Start(ctx context.Context, o Options) (_ *Cluster, err error) {
+//
+// With free ports (BasePort 0) a start that loses a port to another
+// program between the pick and the bind is retried with new ports.
+func Start(ctx context.Context, o Options) (*Cluster, error) {
+	for attempt := 1; ; attempt++ {
+		c, err := start(ctx, o)
+		if err == nil || o.BasePort != 0 || attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			return c, err
+		}
+		if o.Log != nil {
+			fmt.Fprintf(o.Log, "devcluster: a port was taken meanwhile, retrying: %v\n", err)
+		}
+	}
+}
+
+func start(ctx context.Context, o Options) (_ *Cluster, err error) {
 	log := o.Log
 	if log == nil {
 		log = io.Discard
