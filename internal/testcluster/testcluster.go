@@ -120,15 +120,16 @@ func start() (*devcluster.Cluster, error) {
 		cacheDir = filepath.Join(root, ".cache")
 	}
 	ctx := context.Background()
-	var buildLog bytes.Buffer
+	// The build (minutes, once per pinned version) reports on stderr so
+	// that a first run does not look hung.
 	binDir, err := devcluster.Build(ctx, devcluster.BuildOptions{
 		ModuleDir: filepath.Join(root, devcluster.ToolsModule),
 		CacheDir:  cacheDir,
 		Go:        os.Getenv("GO"),
-		Log:       &buildLog,
+		Log:       os.Stderr,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("build the local control plane: %w\n%s", err, buildLog.String())
+		return nil, fmt.Errorf("build the local control plane: %w", err)
 	}
 	var log bytes.Buffer
 	began := time.Now()
