@@ -342,6 +342,28 @@ func TestRealIPIsOffByDefault(t *testing.T) {
 	}
 }
 
+func TestRequestID(t *testing.T) {
+	e := start(t, nil)
+	r := e.send(http.MethodGet, "/healthz", "", http.Header{"X-Request-Id": {"forged"}})
+	if id := r.header.Get("X-Request-Id"); id == "" || id == "forged" {
+		t.Errorf("X-Request-Id %q: want the server's own", id)
+	}
+	e = start(t, func(c *web.Config) { c.TrustProxyHeaders = true })
+	r = e.send(http.MethodGet, "/healthz", "", http.Header{"X-Request-Id": {"from-proxy"}})
+	if id := r.header.Get("X-Request-Id"); id != "from-proxy" {
+		t.Errorf("X-Request-Id %q behind a trusted proxy, want from-proxy", id)
+	}
+}
+
+func TestHead(t *testing.T) {
+	e := start(t, nil)
+	for _, path := range []string{"/healthz", "/api/v1/stores", "/api/v1/status"} {
+		if r := e.send(http.MethodHead, path, "", nil); r.status != http.StatusOK || r.body != "" {
+			t.Errorf("HEAD %s: %d %q", path, r.status, r.body)
+		}
+	}
+}
+
 func TestMountDashboard(t *testing.T) {
 	e := start(t, nil)
 	e.server.Router().Mount("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -54,9 +54,9 @@ type Config struct {
 	// <= 0).
 	RequestTimeout time.Duration
 	// TrustProxyHeaders makes the server take the client address from
-	// X-Forwarded-For, X-Real-IP or True-Client-IP. Enable it only behind
-	// a proxy that sets those headers itself; otherwise any client can
-	// forge its address in the logs.
+	// X-Forwarded-For, X-Real-IP or True-Client-IP, and the request ID
+	// from X-Request-Id. Enable it only behind a proxy that sets those
+	// headers itself; otherwise any client can forge them in the logs.
 	TrustProxyHeaders bool
 }
 
@@ -146,11 +146,12 @@ func (s *Server) HTTPServer(addr string) *http.Server {
 
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
-	r.Use(middleware.RequestID, s.requestIDHeader)
 	if s.cfg.TrustProxyHeaders {
 		r.Use(middleware.RealIP)
+	} else {
+		r.Use(dropClientRequestID)
 	}
-	r.Use(securityHeaders, s.accessLog, middleware.Recoverer)
+	r.Use(middleware.RequestID, s.requestIDHeader, securityHeaders, s.accessLog, middleware.Recoverer, middleware.GetHead)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		Error(w, r, fmt.Errorf("%w: %s", ErrNotFound, r.URL.Path))
 	})
@@ -196,6 +197,16 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// dropClientRequestID removes a client's X-Request-Id, so that request
+// IDs in logs and answers are always the server's own unless a trusted
+// proxy sets them.
+func dropClientRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Header.Del(middleware.RequestIDHeader)
 		next.ServeHTTP(w, r)
 	})
 }

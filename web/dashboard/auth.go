@@ -1,0 +1,341 @@
+package dashboard
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Cookie names.
+const (
+	sessionCookie = "storeops_session"
+	csrfCookie    = "storeops_csrf"
+)
+
+// identity is who sent a request, and how we know.
+type identity struct {
+	User   string
+	Method string // "session", "token", "header"; "" when anonymous
+	// session is the nonce of the session cookie, which CSRF tokens are
+	// bound to.
+	session string
+	// seed is the value of the CSRF cookie.
+	seed string
+}
+
+type identityKey struct{}
+
+func identityOf(ctx context.Context) identity {
+	id, _ := ctx.Value(identityKey{}).(identity)
+	return id
+}
+
+// LoadUsers reads an htpasswd-style file of static users, one
+// "user:hash" a line, where hash is bcrypt ($2a$, $2b$ or $2y$, as
+// `htpasswd -B` writes). Blank lines and lines starting with # are
+// skipped. Any other hash format, an invalid name or a repeated user is
+// an error that names the line.
+func LoadUsers(path string) (map[string][]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("users file: %w", err)
+	}
+	users := map[string][]byte{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		user, hash, ok := strings.Cut(line, ":")
+		if !ok {
+			return nil, fmt.Errorf("%s:%d: want user:bcrypt-hash", path, n)
+		}
+		if _, dup := users[user]; dup {
+			return nil, fmt.Errorf("%s:%d: user %q appears twice", path, n, user)
+		}
+		if err := checkUser(user, []byte(hash)); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, n, err)
+		}
+		users[user] = []byte(hash)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("users file %s: %w", path, err)
+	}
+	return users, nil
+}
+
+// checkUser refuses a user name that is empty, long or has characters
+// other than letters, digits and ._@-, and a hash that is not bcrypt.
+func checkUser(user string, hash []byte) error {
+	if !validUserName(user) {
+		return fmt.Errorf("user name %q: use 1 to 64 letters, digits, '.', '_', '@' or '-'", user)
+	}
+	if !bytes.HasPrefix(hash, []byte("$2a$")) && !bytes.HasPrefix(hash, []byte("$2b$")) && !bytes.HasPrefix(hash, []byte("$2y$")) {
+		return fmt.Errorf("user %q: the hash is not bcrypt ($2a$, $2b$ or $2y$); make one with htpasswd -nB %s", user, user)
+	}
+	if _, err := bcrypt.Cost(hash); err != nil {
+		return fmt.Errorf("user %q: bad bcrypt hash: %w", user, err)
+	}
+	return nil
+}
+
+func validUserName(u string) bool {
+	if u == "" || len(u) > 64 {
+		return false
+	}
+	for _, c := range u {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("._@-", c)
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// hashTokens keys the tokens by their SHA-256, so that looking one up
+// does not compare secrets byte by byte.
+func hashTokens(tokens map[string]string) (map[[32]byte]string, error) {
+	out := make(map[[32]byte]string, len(tokens))
+	for tok, user := range tokens {
+		if len(tok) < 16 {
+			return nil, fmt.Errorf("token of user %q is shorter than 16 characters", user)
+		}
+		if !validUserName(user) {
+			return nil, fmt.Errorf("token user name %q: use 1 to 64 letters, digits, '.', '_', '@' or '-'", user)
+		}
+		out[sha256.Sum256([]byte(tok))] = user
+	}
+	return out, nil
+}
+
+// identify finds who sent the request: the trusted proxy header when
+// configured, then a bearer token, then the session cookie. A bearer
+// token that matches no one is answered 401. It also makes sure the
+// browser holds a CSRF cookie.
+func (d *dashboard) identify(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var id identity
+		if c, err := r.Cookie(csrfCookie); err == nil && validSeed(c.Value) {
+			id.seed = c.Value
+		}
+		if h := d.cfg.Auth.TrustedHeader; h != "" {
+			if u := strings.TrimSpace(r.Header.Get(h)); u != "" && len(u) <= 256 && printable(u) {
+				id.User, id.Method = u, "header"
+			}
+		}
+		if tok, ok := bearer(r); ok && id.User == "" {
+			user, found := d.tokens[sha256.Sum256([]byte(tok))]
+			if !found {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="storeops"`)
+				d.fail(w, r, http.StatusUnauthorized, "The bearer token is not valid.")
+				return
+			}
+			id.User, id.Method = user, "token"
+		}
+		if c, err := r.Cookie(sessionCookie); err == nil && id.User == "" {
+			if user, nonce, ok := d.openSession(c.Value, time.Now()); ok {
+				id.User, id.Method, id.session = user, "session", nonce
+			}
+		}
+		if id.seed == "" && r.Method == http.MethodGet && id.Method != "token" {
+			id.seed = newNonce()
+			http.SetCookie(w, d.cookie(csrfCookie, id.seed, 0))
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
+	})
+}
+
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	tok = strings.TrimSpace(tok)
+	return tok, tok != ""
+}
+
+func printable(s string) bool {
+	for _, c := range s {
+		if c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// readAuth sends anonymous readers to the login page when reading
+// requires authentication.
+func (d *dashboard) readAuth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if d.cfg.Auth.ReadRequiresAuth && identityOf(r.Context()).User == "" {
+			d.needLogin(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// needLogin redirects a GET to the login page, which comes back here,
+// and refuses anything else with 403.
+func (d *dashboard) needLogin(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet && r.URL.Path != "/events" {
+		http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+		return
+	}
+	if r.Method == http.MethodGet {
+		d.fail(w, r, http.StatusUnauthorized, "Log in to see this page.")
+		return
+	}
+	d.fail(w, r, http.StatusForbidden, "Log in to do this: proposing a change requires an authenticated user.")
+}
+
+// Sessions are "base64(user).expiry.nonce.base64(mac)", the MAC an
+// HMAC-SHA256 with the dashboard's key over everything before it.
+
+func (d *dashboard) newSession(user string, now time.Time) (value, nonce string) {
+	nonce = newNonce()
+	payload := base64.RawURLEncoding.EncodeToString([]byte(user)) + "." +
+		strconv.FormatInt(now.Add(SessionLifetime).Unix(), 10) + "." + nonce
+	return payload + "." + d.mac("session", payload), nonce
+}
+
+func (d *dashboard) openSession(value string, now time.Time) (user, nonce string, ok bool) {
+	i := strings.LastIndexByte(value, '.')
+	if i < 0 || len(value) > 1024 {
+		return "", "", false
+	}
+	payload, sum := value[:i], value[i+1:]
+	if !hmac.Equal([]byte(sum), []byte(d.mac("session", payload))) {
+		return "", "", false
+	}
+	parts := strings.Split(payload, ".")
+	if len(parts) != 3 {
+		return "", "", false
+	}
+	u, err := base64.RawURLEncoding.DecodeString(parts[0])
+	exp, err2 := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil || err2 != nil || now.Unix() >= exp {
+		return "", "", false
+	}
+	if _, known := d.cfg.Auth.Users[string(u)]; !known {
+		return "", "", false
+	}
+	return string(u), parts[2], true
+}
+
+// mac returns the base64 HMAC-SHA256 of purpose and msg under the key.
+func (d *dashboard) mac(purpose, msg string) string {
+	m := hmac.New(sha256.New, d.key)
+	m.Write([]byte(purpose))
+	m.Write([]byte{0})
+	m.Write([]byte(msg))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+func newNonce() string {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on supported systems
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func validSeed(s string) bool {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	return err == nil && len(b) == 24
+}
+
+// cookie returns a cookie of the dashboard; maxAge < 0 deletes it, 0
+// makes it last as long as the browser session.
+func (d *dashboard) cookie(name, value string, maxAge int) *http.Cookie {
+	return &http.Cookie{
+		Name: name, Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: d.cfg.Secure, SameSite: http.SameSiteStrictMode,
+	}
+}
+
+// loginPage is the data of the login form.
+type loginPage struct {
+	Next    string
+	User    string
+	Error   string
+	Enabled bool
+}
+
+func (d *dashboard) loginForm(w http.ResponseWriter, r *http.Request) {
+	d.render(w, r, http.StatusOK, "login.html", &view{Title: "Log in",
+		Data: loginPage{Next: safeNext(r.URL.Query().Get("next")), Enabled: len(d.cfg.Auth.Users) > 0}})
+}
+
+// dummyHash is compared against when the user is unknown, so that a
+// wrong user name takes as long as a wrong password.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("storeops-no-such-user"), bcrypt.DefaultCost)
+
+func (d *dashboard) login(w http.ResponseWriter, r *http.Request) {
+	page := loginPage{Next: safeNext(r.PostFormValue("next")), User: r.PostFormValue("user"), Enabled: len(d.cfg.Auth.Users) > 0}
+	if !page.Enabled {
+		d.fail(w, r, http.StatusNotFound, "No local users are configured; sign in through your proxy or use a token.")
+		return
+	}
+	if wait, ok := d.limiter.allow(clientAddr(r), time.Now()); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds()+1)))
+		page.Error = "Too many login attempts from your address; wait a minute and try again."
+		d.render(w, r, http.StatusTooManyRequests, "login.html", &view{Title: "Log in", Data: page})
+		return
+	}
+	hash, known := d.cfg.Auth.Users[page.User]
+	if !known {
+		hash = dummyHash
+	}
+	pass := r.PostFormValue("password")
+	if err := bcrypt.CompareHashAndPassword(hash, []byte(pass)); err != nil || !known || len(pass) > 72 {
+		d.log.InfoContext(r.Context(), "dashboard login refused", "user", page.User, "remote", clientAddr(r))
+		page.Error = "Wrong user name or password."
+		d.render(w, r, http.StatusUnauthorized, "login.html", &view{Title: "Log in", Data: page})
+		return
+	}
+	value, _ := d.newSession(page.User, time.Now())
+	http.SetCookie(w, d.cookie(sessionCookie, value, int(SessionLifetime.Seconds())))
+	d.log.InfoContext(r.Context(), "dashboard login", "user", page.User, "remote", clientAddr(r))
+	http.Redirect(w, r, page.Next, http.StatusSeeOther)
+}
+
+func (d *dashboard) logoutForm(w http.ResponseWriter, r *http.Request) {
+	d.render(w, r, http.StatusOK, "logout.html", &view{Title: "Log out"})
+}
+
+func (d *dashboard) logout(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, d.cookie(sessionCookie, "", -1))
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// safeNext returns next when it is a path on this site, "/" otherwise, so
+// that the login form cannot redirect elsewhere.
+func safeNext(next string) string {
+	if next == "" || next[0] != '/' || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n") {
+		return "/"
+	}
+	if u, err := url.Parse(next); err != nil || u.Host != "" || u.Scheme != "" {
+		return "/"
+	}
+	return next
+}
+
+// errUnauthenticated is returned to a proposal from an anonymous user.
+var errUnauthenticated = errors.New("not authenticated")

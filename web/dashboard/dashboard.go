@@ -1,0 +1,214 @@
+package dashboard
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/storeops/storeops/proposals"
+	"github.com/storeops/storeops/reconcile"
+	"github.com/storeops/storeops/web"
+)
+
+// ContentSecurityPolicy is the policy of every dashboard response: scripts,
+// styles and connections only from storeops itself, no inline code, no
+// framing, forms posting only back to storeops.
+const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+
+// Limits and lifetimes.
+const (
+	// SessionLifetime is how long a login lasts.
+	SessionLifetime = 12 * time.Hour
+	// clusterTimeout bounds the cluster reads of a store page.
+	clusterTimeout = 5 * time.Second
+	// proposeTimeout bounds one call of the Proposer.
+	proposeTimeout = 60 * time.Second
+	// maxFormBytes bounds the body of a form.
+	maxFormBytes = 64 << 10
+	// eventLimit is how many Kubernetes events a store page shows.
+	eventLimit = 20
+	// historyLimit is how many syncs the sync page shows.
+	historyLimit = 20
+)
+
+// Config is what the dashboard needs. Board is required.
+type Config struct {
+	// Board holds the status snapshots the pages show and /events pushes.
+	Board *reconcile.Board
+	// Cluster reads pods, events and quota usage for the store page; when
+	// nil the page says so.
+	Cluster web.ClusterReader
+	// Proposer opens pull requests for the create and delete forms. When
+	// nil, proposing is disabled: the buttons are hidden and the form
+	// routes answer 404.
+	Proposer proposals.Proposer
+	// Auth says who may read and who may propose.
+	Auth Auth
+	// Logger receives proposals and internal errors.
+	Logger *slog.Logger
+	// Secure marks the cookies Secure; set it when clients reach storeops
+	// over TLS (directly or through a proxy).
+	Secure bool
+}
+
+// Auth configures authentication. Proposing always requires an
+// authenticated user; reading requires one when ReadRequiresAuth is set.
+type Auth struct {
+	// ReadRequiresAuth makes every page require an authenticated user.
+	ReadRequiresAuth bool
+	// Users are the static users of the login form: name to bcrypt hash,
+	// as LoadUsers reads them.
+	Users map[string][]byte
+	// Tokens maps a bearer token (Authorization: Bearer <token>) to the
+	// user it authenticates.
+	Tokens map[string]string
+	// TrustedHeader names a request header set by an authenticating proxy
+	// in front of storeops, such as X-Forwarded-User; "" turns it off.
+	// Enable it only when every request passes through that proxy, which
+	// must overwrite the header: anyone who reaches storeops directly can
+	// set it.
+	TrustedHeader string
+}
+
+// dashboard serves the pages. Create it with New.
+type dashboard struct {
+	cfg     Config
+	log     *slog.Logger
+	key     []byte // signs sessions and CSRF tokens; new at every start
+	tokens  map[[32]byte]string
+	pages   map[string]*pageTemplate
+	static  *staticFiles
+	limiter *limiter
+	streams chan struct{} // bounds the concurrent /events streams
+}
+
+// maxStreams bounds the concurrent live-update streams.
+const maxStreams = 256
+
+// New checks cfg and returns the dashboard handler, to be mounted at "/":
+// server.Router().Mount("/", h). It refuses a missing Board and invalid
+// users or tokens. The key that signs sessions is random and lives only
+// in memory, so a restart logs everyone out.
+func New(cfg Config) (http.Handler, error) {
+	if cfg.Board == nil {
+		return nil, errors.New("dashboard: Config.Board is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	for u, h := range cfg.Auth.Users {
+		if err := checkUser(u, h); err != nil {
+			return nil, fmt.Errorf("dashboard: %w", err)
+		}
+	}
+	tokens, err := hashTokens(cfg.Auth.Tokens)
+	if err != nil {
+		return nil, fmt.Errorf("dashboard: %w", err)
+	}
+	if cfg.Auth.TrustedHeader != "" && http.CanonicalHeaderKey(cfg.Auth.TrustedHeader) == "Authorization" {
+		return nil, errors.New("dashboard: Auth.TrustedHeader cannot be Authorization")
+	}
+	pages, err := parseTemplates()
+	if err != nil {
+		return nil, fmt.Errorf("dashboard: %w", err)
+	}
+	static, err := loadStatic()
+	if err != nil {
+		return nil, fmt.Errorf("dashboard: %w", err)
+	}
+	d := &dashboard{
+		cfg: cfg, log: cfg.Logger, key: make([]byte, 32), tokens: tokens, pages: pages,
+		static: static, limiter: newLimiter(loginBurst, loginEvery), streams: make(chan struct{}, maxStreams),
+	}
+	if _, err := rand.Read(d.key); err != nil {
+		return nil, fmt.Errorf("dashboard: session key: %w", err)
+	}
+	return d.routes(), nil
+}
+
+func (d *dashboard) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(securityHeaders, d.identify)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		d.fail(w, r, http.StatusNotFound, "There is no page at this address.")
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		d.fail(w, r, http.StatusMethodNotAllowed, "This page does not accept "+r.Method+" requests.")
+	})
+	r.Get("/static/{file}", d.static.serve)
+
+	r.Get("/login", d.loginForm)
+	r.With(d.checkCSRF).Post("/login", d.login)
+	r.Get("/logout", d.logoutForm)
+	r.With(d.checkCSRF).Post("/logout", d.logout)
+
+	r.Group(func(r chi.Router) {
+		r.Use(d.readAuth)
+		r.Get("/", d.storesPage)
+		r.Get("/events", d.events)
+		r.Get("/sync", d.syncPage)
+		r.Get("/stores/{name}", d.storePage)
+		if d.cfg.Proposer != nil {
+			r.Get("/proposals", d.proposalsPage)
+			r.Get("/stores/new", d.createForm)
+			r.With(d.checkCSRF).Post("/stores/new", d.create)
+			r.With(d.checkCSRF).Post("/stores/{name}/delete", d.remove)
+		}
+	})
+	return r
+}
+
+// securityHeaders sets the headers of every dashboard response, replacing
+// the JSON API's stricter CSP with the one pages need. Pages show user
+// data, so nothing but the static files may be cached.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", ContentSecurityPolicy)
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// render executes the page template name with data into a buffer and
+// writes it with status, so that a template error never sends half a page.
+func (d *dashboard) render(w http.ResponseWriter, r *http.Request, status int, name string, data *view) {
+	t, ok := d.pages[name]
+	if !ok {
+		d.internal(w, r, fmt.Errorf("no page template %q", name))
+		return
+	}
+	d.fill(w, r, data)
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, data); err != nil {
+		d.internal(w, r, fmt.Errorf("render %s: %w", name, err))
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = buf.WriteTo(w)
+}
+
+// fail answers with an error page carrying msg, which must be safe to show.
+func (d *dashboard) fail(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	d.render(w, r, status, "error.html", &view{Title: http.StatusText(status), Data: errorPage{Status: status, Message: msg}})
+}
+
+// internal logs err and answers 500 without its details.
+func (d *dashboard) internal(w http.ResponseWriter, r *http.Request, err error) {
+	d.log.ErrorContext(r.Context(), "dashboard request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(http.StatusInternalServerError)
+	_, _ = w.Write([]byte("<!doctype html><title>Internal error</title><p>Internal error; the log has the details.</p>\n"))
+}
