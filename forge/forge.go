@@ -1,0 +1,253 @@
+// Package forge opens and lists pull requests on the Git host of the
+// config repository: Gitea, GitHub or GitLab (where they are called merge
+// requests). It speaks each host's REST API with net/http and
+// encoding/json, and only the few calls storeops needs.
+//
+// Errors wrap ErrAuth, ErrNotFound or ErrConflict when the host answered
+// with the matching status, so callers can tell "fix the token" from
+// "retry later". The token is sent in a header only and never appears in
+// an error or a log line.
+package forge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// The kinds of forge.
+const (
+	KindGitea  = "gitea"
+	KindGitHub = "github"
+	KindGitLab = "gitlab"
+)
+
+// Default API roots, used when Config.BaseURL is empty.
+const (
+	DefaultGitHubURL = "https://api.github.com"
+	DefaultGitLabURL = "https://gitlab.com"
+)
+
+// DefaultTimeout bounds each API call when Config.Timeout is zero.
+const DefaultTimeout = 30 * time.Second
+
+// Config says which forge to talk to and how.
+type Config struct {
+	// Kind is KindGitea, KindGitHub or KindGitLab.
+	Kind string
+	// BaseURL is the API root: https://api.github.com (or
+	// https://host/api/v3 for GitHub Enterprise), https://gitlab.com, or
+	// the Gitea server's URL. GitLab's /api/v4 and Gitea's /api/v1 are
+	// added when missing. Empty means the public GitHub or GitLab.
+	BaseURL string
+	// Repo is "owner/name", or the project's full path on GitLab
+	// ("group/subgroup/name").
+	Repo string
+	// Token is the access token; it needs the right to read and open
+	// pull requests.
+	Token string
+	// HTTPClient makes the requests; a client with DefaultTimeout when
+	// nil. Redirects to another host are refused either way, so the
+	// token never leaves the forge.
+	HTTPClient *http.Client
+	// Timeout bounds each API call; DefaultTimeout when zero.
+	Timeout time.Duration
+}
+
+// PullRequest is a pull request (GitHub, Gitea) or merge request
+// (GitLab).
+type PullRequest struct {
+	// Number is the number people see: #12 or !12.
+	Number int
+	// URL is the web page of the pull request.
+	URL string
+	// State is "open", "merged" or "closed".
+	State string
+	// Head is the branch with the change, Base the branch it goes into.
+	Head, Base  string
+	Title, Body string
+	Created     time.Time
+}
+
+// Pull request states.
+const (
+	StateOpen   = "open"
+	StateMerged = "merged"
+	StateClosed = "closed"
+)
+
+// Forge is the pull request API of one repository.
+type Forge interface {
+	// FindOpen returns the open pull request from head into base, or nil.
+	FindOpen(ctx context.Context, head, base string) (*PullRequest, error)
+	// Open opens a pull request from head into base. When the forge
+	// answers that one is already open, Open returns that one.
+	Open(ctx context.Context, head, base, title, body string) (*PullRequest, error)
+	// List returns pull requests (any state) whose head branch starts with
+	// prefix, newest first, at most limit (DefaultListLimit when limit <=
+	// 0). It looks at the newest MaxListScan pull requests of the
+	// repository only.
+	List(ctx context.Context, prefix string, limit int) ([]PullRequest, error)
+}
+
+// Bounds of List.
+const (
+	DefaultListLimit = 50
+	MaxListScan      = 1000
+)
+
+// Errors wrapped by the clients; test them with errors.Is.
+var (
+	// ErrConfig means Config is invalid.
+	ErrConfig = errors.New("invalid forge configuration")
+	// ErrAuth means the forge refused the token (401, or 403 for a
+	// token that lacks a permission).
+	ErrAuth = errors.New("forge refused the token")
+	// ErrNotFound means the repository (or a pull request) does not
+	// exist, or the token may not see it (404).
+	ErrNotFound = errors.New("not found on the forge")
+	// ErrConflict means the forge refused the change as it stands (409,
+	// 422): for example no commits between the branches.
+	ErrConflict = errors.New("forge refused the change")
+)
+
+// APIError is a failed API call: the request, the status and the
+// forge's message (shortened). Its Unwrap returns ErrAuth, ErrNotFound or
+// ErrConflict when the status maps to one.
+type APIError struct {
+	Kind    string
+	Method  string
+	Path    string // without the query
+	Status  int
+	Message string
+}
+
+func (e *APIError) Error() string {
+	msg := fmt.Sprintf("%s %s %s: %d %s", e.Kind, e.Method, e.Path, e.Status, http.StatusText(e.Status))
+	if e.Message != "" {
+		msg += ": " + e.Message
+	}
+	if err := e.Unwrap(); err != nil {
+		msg += " (" + err.Error() + ")"
+	}
+	return msg
+}
+
+// Unwrap maps the status to one of the package's errors.
+func (e *APIError) Unwrap() error {
+	switch e.Status {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return ErrAuth
+	case http.StatusNotFound:
+		return ErrNotFound
+	case http.StatusConflict, http.StatusUnprocessableEntity:
+		return ErrConflict
+	}
+	return nil
+}
+
+// New checks cfg and returns the client of its kind. Nothing is contacted.
+func New(cfg Config) (Forge, error) {
+	if cfg.Token == "" {
+		return nil, fmt.Errorf("%w: no token", ErrConfig)
+	}
+	if strings.ContainsAny(cfg.Token, "\r\n") {
+		return nil, fmt.Errorf("%w: the token contains a line break", ErrConfig)
+	}
+	repo := strings.Trim(cfg.Repo, "/")
+	parts := strings.Split(repo, "/")
+	for _, p := range parts {
+		if p == "" || p == "." || p == ".." {
+			return nil, fmt.Errorf("%w: repo %q: want owner/name", ErrConfig, cfg.Repo)
+		}
+	}
+	switch {
+	case len(parts) < 2:
+		return nil, fmt.Errorf("%w: repo %q: want owner/name", ErrConfig, cfg.Repo)
+	case len(parts) > 2 && cfg.Kind != KindGitLab:
+		return nil, fmt.Errorf("%w: repo %q: want owner/name", ErrConfig, cfg.Repo)
+	}
+	base := cfg.BaseURL
+	var suffix string
+	switch cfg.Kind {
+	case KindGitHub:
+		if base == "" {
+			base = DefaultGitHubURL
+		}
+	case KindGitLab:
+		if base == "" {
+			base = DefaultGitLabURL
+		}
+		suffix = "/api/v4"
+	case KindGitea:
+		if base == "" {
+			return nil, fmt.Errorf("%w: a Gitea forge needs its URL", ErrConfig)
+		}
+		suffix = "/api/v1"
+	default:
+		return nil, fmt.Errorf("%w: kind %q: want %s, %s or %s", ErrConfig, cfg.Kind, KindGitea, KindGitHub, KindGitLab)
+	}
+	u, err := url.Parse(base)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%w: URL %q: %w", ErrConfig, base, err)
+	case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
+		return nil, fmt.Errorf("%w: URL %q: want http(s)://host", ErrConfig, base)
+	case u.User != nil:
+		return nil, fmt.Errorf("%w: URL must not hold credentials; give the token", ErrConfig)
+	case u.RawQuery != "" || u.Fragment != "":
+		return nil, fmt.Errorf("%w: URL %q: no query or fragment", ErrConfig, base)
+	}
+	u.Path = strings.TrimSuffix(strings.TrimSuffix(u.Path, "/"), suffix) + suffix
+	u.RawPath = ""
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	c := &client{kind: cfg.Kind, base: u, token: cfg.Token, repo: repo, timeout: timeout, http: httpClient(cfg.HTTPClient, u.Host)}
+	switch cfg.Kind {
+	case KindGitHub:
+		c.auth = func(h http.Header) {
+			h.Set("Authorization", "Bearer "+cfg.Token)
+			h.Set("Accept", "application/vnd.github+json")
+			h.Set("X-GitHub-Api-Version", "2022-11-28")
+		}
+		return &github{c: c, owner: parts[0], name: parts[1]}, nil
+	case KindGitLab:
+		c.auth = func(h http.Header) { h.Set("PRIVATE-TOKEN", cfg.Token) }
+		return &gitlab{c: c}, nil
+	default:
+		c.auth = func(h http.Header) { h.Set("Authorization", "token "+cfg.Token) }
+		return &gitea{c: c, owner: parts[0], name: parts[1]}, nil
+	}
+}
+
+// httpClient returns a copy of hc (or a new client) that refuses
+// redirects to another host than host: the token travels in headers
+// that net/http would forward.
+func httpClient(hc *http.Client, host string) *http.Client {
+	var c http.Client
+	if hc != nil {
+		c = *hc
+	} else {
+		c.Timeout = DefaultTimeout
+	}
+	next := c.CheckRedirect
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if req.URL.Host != host {
+			return fmt.Errorf("refusing a redirect to another host (%s)", req.URL.Host)
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 5 {
+			return errors.New("too many redirects")
+		}
+		return nil
+	}
+	return &c
+}
