@@ -10,12 +10,14 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/storeops/storeops/reconcile"
+	"github.com/storeops/storeops/render"
 )
 
 //go:embed templates/*.html
@@ -113,12 +115,64 @@ var funcs = template.FuncMap{
 	"phaseClass": func(p reconcile.Phase) string { return "phase-" + strings.ToLower(string(p)) },
 	"phaseIcon":  phaseIcon,
 	"stateClass": func(s any) string { return "state-" + strings.ToLower(fmt.Sprint(s)) },
-	"fieldClass": func(errs map[string]string, field string) string {
-		if errs[field] != "" {
-			return "invalid"
-		}
-		return ""
+	"mul":        func(a, b float64) float64 { return a * b },
+	"statusText": http.StatusText,
+	"reasonText": reasonText,
+	"reasonHelp": reasonHelp,
+	"summary":    summary,
+	"field": func(name, label, value string, errs render.FieldErrors, hint string) formField {
+		return formField{Name: name, Label: label, Value: value, Error: errs[name], Hint: hint}
 	},
+}
+
+// formField is the data of the "field" template: one input with its
+// label, hint and error.
+type formField struct {
+	Name, Label, Value, Error, Hint string
+}
+
+// reasonText names a Refusal's reason for people.
+func reasonText(reason string) string {
+	switch reason {
+	case "InvalidConfig":
+		return "stores.yaml is invalid"
+	case "MassDeletion":
+		return "mass-deletion guard"
+	case "SourceUnavailable":
+		return "Git source unavailable"
+	}
+	return reason
+}
+
+// reasonHelp says what a refusal means and what to do.
+func reasonHelp(reason string) string {
+	const kept = "Nothing was changed in the cluster: the last good revision stays applied."
+	switch reason {
+	case "InvalidConfig":
+		return kept + " Fix the lines above in the stores repository."
+	case "MassDeletion":
+		return kept + " The new revision would delete too many stores at once; an operator must confirm it explicitly."
+	case "SourceUnavailable":
+		return kept + " storeops cannot fetch the stores repository; it keeps retrying."
+	}
+	return kept
+}
+
+// summary formats a sync's action counts, "install 1, upgrade 2", in a
+// stable order; "" when nothing ran.
+func summary(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k, n := range m {
+		if n > 0 {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+	}
+	return strings.Join(parts, ", ")
 }
 
 func ago(d time.Duration) string {
