@@ -172,7 +172,7 @@ func (f *fakeProposer) List(ctx context.Context) ([]proposals.Proposal, error) {
 // prFor is the pull request a forge would open for a change.
 func prFor(kind proposals.Kind, name string, number int) proposals.Proposal {
 	return proposals.Proposal{Kind: kind, Store: name, Branch: proposals.Branch(kind, name), Number: number,
-		URL: "https://git.example.com/shops/stores/pulls/" + strconv.Itoa(number),
+		URL:   "https://git.example.com/shops/stores/pulls/" + strconv.Itoa(number),
 		Title: string(kind) + " store " + name, State: proposals.StateOpen, Author: "alice", Created: t0}
 }
 
