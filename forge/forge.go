@@ -113,11 +113,14 @@ var (
 	// ErrConflict means the forge refused the change as it stands (409,
 	// 422): for example no commits between the branches.
 	ErrConflict = errors.New("forge refused the change")
+	// ErrRateLimited means the forge asks to slow down (429, or GitHub's
+	// 403 "rate limit exceeded"); retry later.
+	ErrRateLimited = errors.New("forge rate limit exceeded")
 )
 
 // APIError is a failed API call: the request, the status and the
-// forge's message (shortened). Its Unwrap returns ErrAuth, ErrNotFound or
-// ErrConflict when the status maps to one.
+// forge's message (shortened). Its Unwrap returns ErrAuth, ErrNotFound,
+// ErrConflict or ErrRateLimited when the status maps to one.
 type APIError struct {
 	Kind    string
 	Method  string
@@ -140,7 +143,14 @@ func (e *APIError) Error() string {
 // Unwrap maps the status to one of the package's errors.
 func (e *APIError) Unwrap() error {
 	switch e.Status {
-	case http.StatusUnauthorized, http.StatusForbidden:
+	case http.StatusTooManyRequests:
+		return ErrRateLimited
+	case http.StatusForbidden:
+		if strings.Contains(strings.ToLower(e.Message), "rate limit") {
+			return ErrRateLimited
+		}
+		return ErrAuth
+	case http.StatusUnauthorized:
 		return ErrAuth
 	case http.StatusNotFound:
 		return ErrNotFound

@@ -123,3 +123,21 @@ func TestErrorRedactsToken(t *testing.T) {
 		t.Errorf("error not redacted or not shortened: %v", err)
 	}
 }
+
+func TestRateLimit(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		body   string
+		want   error
+	}{
+		{http.StatusForbidden, `{"message":"API rate limit exceeded for user ID 1."}`, forge.ErrRateLimited},
+		{http.StatusTooManyRequests, `{"message":"Too Many Requests"}`, forge.ErrRateLimited},
+		{http.StatusForbidden, `{"message":"Must have admin rights to Repository."}`, forge.ErrAuth},
+	} {
+		api := newFakeAPI(t, map[string]route{"GET " + ghPulls: reply(tc.status, tc.body)})
+		_, err := newGitHub(t, api).FindOpen(context.Background(), "x", "main")
+		if !errors.Is(err, tc.want) {
+			t.Errorf("%d %s: err = %v, want %v", tc.status, tc.body, err, tc.want)
+		}
+	}
+}

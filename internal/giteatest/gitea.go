@@ -113,7 +113,10 @@ func Start(tb testing.TB) *Gitea {
 	if err != nil {
 		tb.Fatalf("giteatest: %v", err)
 	}
-	g.token = strings.TrimSpace(out)
+	g.token = lastLine(out)
+	if len(g.token) != 40 {
+		tb.Fatalf("giteatest: generate-access-token printed no token:\n%s", out)
+	}
 	if err := g.startWeb(); err != nil {
 		tb.Fatalf("giteatest: %v", err)
 	}
@@ -357,6 +360,11 @@ func tailString(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n") + "\n"
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
 }
 
 func tailFile(path string, n int) string {
