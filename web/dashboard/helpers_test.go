@@ -240,6 +240,13 @@ type env struct {
 // change the config.
 func start(t *testing.T, edit func(*dashboard.Config)) *env {
 	t.Helper()
+	return startWrapped(t, edit, nil)
+}
+
+// startWrapped is start with wrap, if not nil, around the server's
+// handler.
+func startWrapped(t *testing.T, edit func(*dashboard.Config), wrap func(http.Handler) http.Handler) *env {
+	t.Helper()
 	e := &env{t: t, board: reconcile.NewBoard(), proposer: successProposer(t)}
 	e.board.Publish(sampleSnapshot())
 	cfg := dashboard.Config{
@@ -258,7 +265,11 @@ func start(t *testing.T, edit func(*dashboard.Config)) *env {
 		t.Fatal(err)
 	}
 	api.Router().Mount("/", h)
-	e.srv = httptest.NewServer(api.Handler())
+	var handler http.Handler = api.Handler()
+	if wrap != nil {
+		handler = wrap(handler)
+	}
+	e.srv = httptest.NewServer(handler)
 	t.Cleanup(e.srv.Close)
 	e.client = e.newClient()
 	return e

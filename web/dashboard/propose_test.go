@@ -37,8 +37,10 @@ func TestCreateStore(t *testing.T) {
 			want: []string{`id="name-error">a store named &#34;alpha&#34; already exists (line 12)</p>`, `id="domain-error">is taken &lt;script&gt;`,
 				`value="alpha.shops.example.com"`}},
 		{name: "file errors from the proposer",
-			form:   []string{"name", "delta", "type", "medusa", "plan", "large"},
-			result: func(render.NewStore) (proposals.Proposal, error) { return proposals.Proposal{}, fmt.Errorf("validate: %w", fileErr) },
+			form: []string{"name", "delta", "type", "medusa", "plan", "large"},
+			result: func(render.NewStore) (proposals.Proposal, error) {
+				return proposals.Proposal{}, fmt.Errorf("validate: %w", fileErr)
+			},
 			status: http.StatusUnprocessableEntity, calls: 1,
 			want: []string{`id="file-errors"`, "<li><code>stores.yaml:40:3: stores: at most 50 stores &lt;script&gt;", "stores.yaml:41:5: stores[50].domain: domain shop.example.com is used by alpha",
 				`<option value="large" selected>`, `<option value="medusa" selected>`}},
@@ -64,8 +66,10 @@ func TestCreateStore(t *testing.T) {
 			status: http.StatusOK, calls: 1,
 			want: []string{"Already proposed", `href="https://git.example.com/shops/stores/pulls/40"`}},
 		{name: "forge failure",
-			form:   []string{"name", "delta", "type", "medusa"},
-			result: func(render.NewStore) (proposals.Proposal, error) { return proposals.Proposal{}, errors.New("push: 401 token ghp_secret") },
+			form: []string{"name", "delta", "type", "medusa"},
+			result: func(render.NewStore) (proposals.Proposal, error) {
+				return proposals.Proposal{}, errors.New("push: 401 token ghp_secret")
+			},
 			status: http.StatusBadGateway, calls: 1,
 			want: []string{"The pull request could not be opened", `value="delta"`}},
 	} {
