@@ -8,7 +8,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -336,6 +335,3 @@ func safeNext(next string) string {
 	}
 	return next
 }
-
-// errUnauthenticated is returned to a proposal from an anonymous user.
-var errUnauthenticated = errors.New("not authenticated")
