@@ -14,6 +14,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -284,7 +285,12 @@ func (d *dashboard) loginForm(w http.ResponseWriter, r *http.Request) {
 
 // dummyHash is compared against when the user is unknown, so that a
 // wrong user name takes as long as a wrong password.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("storeops-no-such-user"), bcrypt.DefaultCost)
+// It is made on first use, so that merely importing the package costs
+// nothing.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("storeops-no-such-user"), bcrypt.DefaultCost)
+	return h
+})
 
 func (d *dashboard) login(w http.ResponseWriter, r *http.Request) {
 	page := loginPage{Next: safeNext(r.PostFormValue("next")), User: r.PostFormValue("user"), Enabled: len(d.cfg.Auth.Users) > 0}
@@ -300,7 +306,7 @@ func (d *dashboard) login(w http.ResponseWriter, r *http.Request) {
 	}
 	hash, known := d.cfg.Auth.Users[page.User]
 	if !known {
-		hash = dummyHash
+		hash = dummyHash()
 	}
 	pass := r.PostFormValue("password")
 	if err := bcrypt.CompareHashAndPassword(hash, []byte(pass)); err != nil || !known || len(pass) > 72 {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/storeops/storeops/proposals"
 	"github.com/storeops/storeops/reconcile"
@@ -135,7 +136,7 @@ func New(cfg Config) (http.Handler, error) {
 
 func (d *dashboard) routes() http.Handler {
 	r := chi.NewRouter()
-	r.Use(securityHeaders, d.identify)
+	r.Use(middleware.GetHead, securityHeaders, d.identify)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, r, http.StatusNotFound, "There is no page at this address.")
 	})

@@ -111,6 +111,19 @@ func TestMountedWithAPI(t *testing.T) {
 	}
 }
 
+func TestHead(t *testing.T) {
+	e := start(t, nil)
+	for _, path := range []string{"/", "/sync", "/static/style.css"} {
+		req, err := http.NewRequest(http.MethodHead, e.srv.URL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := e.do(e.client, req); r.status != http.StatusOK || r.body != "" {
+			t.Errorf("HEAD %s: %d with %d bytes", path, r.status, len(r.body))
+		}
+	}
+}
+
 func TestStoreFilters(t *testing.T) {
 	e := start(t, nil)
 	for _, tc := range []struct {
