@@ -21,7 +21,7 @@ export GOFLAGS ?= -mod=mod
 all: build
 
 build:
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN_DIR)/storeops ./cmd/storeops
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN_DIR)/storeops ./cmd/storeops
 
 # Included targets: devcluster-bin, devcluster-up, devcluster-down.
 -include deploy/devcluster/devcluster.mk
@@ -50,9 +50,12 @@ $(STATICCHECK):
 staticcheck: $(STATICCHECK)
 	$(STATICCHECK) ./...
 
-run: build
+# run starts the local control plane (unless KUBECONFIG is set), a local Git
+# server with a config repository made from stores.example.yaml, and
+# storeops serve. Extra flags: make run ARGS="--log-level debug".
+run: build devcluster-bin
 	$(BIN_DIR)/storeops validate -f stores.example.yaml
-	$(BIN_DIR)/storeops plan-stores -f stores.example.yaml
+	GO=$(GO) deploy/run-local.sh $(ARGS)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

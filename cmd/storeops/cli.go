@@ -22,7 +22,9 @@ type command struct {
 }
 
 var commands = map[string]command{
+	"plan":     {"print what a sync would change, with diffs", runPlan},
 	"serve":    {"run the reconciler, status API, dashboard and webhooks", runServe},
+	"sync":     {"apply one sync (--once) and wait for the stores", runSync},
 	"validate": {"check a stores.yaml file and list its stores", runValidate},
 	"version":  {"print the storeops version", runVersion},
 }

@@ -21,8 +21,6 @@ import (
 	"github.com/storeops/storeops/reconcile"
 	"github.com/storeops/storeops/render"
 	"github.com/storeops/storeops/web"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 )
 
 // EnvWebhookSecret holds the webhook secret when no file is given.
@@ -30,17 +28,11 @@ const EnvWebhookSecret = "STOREOPS_WEBHOOK_SECRET"
 
 // serveConfig is everything `storeops serve` is told on its command line.
 type serveConfig struct {
-	source         sourceFlags
-	listen         string
-	schedule       string
-	kubeconfig     string
-	workers        int
-	maxDeleteShare float64
-	confirm        string
-	stuckAfter     time.Duration
-	readyTimeout   time.Duration
-	helmTimeout    time.Duration
-	history        int
+	source   sourceFlags
+	engine   engineFlags
+	listen   string
+	schedule string
+	history  int
 
 	webhooks          string
 	webhookSecretFile string
@@ -59,13 +51,7 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	c.source.register(fs, "git-url")
 	fs.StringVar(&c.listen, "listen", "127.0.0.1:8080", "address of the status API, dashboard, webhooks and metrics")
 	fs.StringVar(&c.schedule, "schedule", "@every 1m", "cron schedule of periodic syncs (robfig/cron syntax, e.g. \"*/5 * * * *\")")
-	fs.StringVar(&c.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then in-cluster)")
-	fs.IntVar(&c.workers, "workers", 4, "stores acted on at once")
-	fs.Float64Var(&c.maxDeleteShare, "max-delete-share", 0.5, "largest share of the stores one sync may delete without confirmation (0-1)")
-	fs.StringVar(&c.confirm, "confirm-deletions", "", "Git revision (7+ hex digits) whose deletions are confirmed despite the mass-deletion guard")
-	fs.DurationVar(&c.stuckAfter, "stuck-after", 10*time.Minute, "a release pending longer than this was left by a crash and is unlocked")
-	fs.DurationVar(&c.readyTimeout, "ready-timeout", 15*time.Minute, "a store not ready this long after a change counts as failed and is remediated")
-	fs.DurationVar(&c.helmTimeout, "helm-timeout", 5*time.Minute, "timeout of each Helm operation, hooks included")
+	c.engine.register(fs)
 	fs.IntVar(&c.history, "history", 50, "syncs kept in the status")
 	fs.StringVar(&c.webhooks, "webhooks", "github,gitlab,gitea,generic", "webhook receivers to enable, at /hooks/<provider>")
 	fs.StringVar(&c.webhookSecretFile, "webhook-secret-file", "", "file holding the webhook secret (or $"+EnvWebhookSecret+"); without a secret no webhook is enabled")
@@ -135,19 +121,14 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 
 // daemon is storeops serve: one Git source, one reconciler, one web server.
 type daemon struct {
+	*engine
 	cfg     serveConfig
 	log     *slog.Logger
 	src     *gitsource.Source
-	restCfg *rest.Config
-	client  kubernetes.Interface
-	board   *reconcile.Board
 	metrics *metrics.Metrics
-	rec     *reconcile.Reconciler
-	obs     *reconcile.Observer
 	web     *web.Server
 
 	wake     *reconcile.Signal // a sync is wanted
-	changed  *reconcile.Signal // the cluster changed: refresh the status
 	reason   atomic.Pointer[string]
 	leading  atomic.Pointer[context.Context] // set while leading; cancelled on loss
 	ready    atomic.Bool
@@ -159,34 +140,17 @@ type daemon struct {
 }
 
 func newDaemon(cfg serveConfig, log *slog.Logger) (*daemon, error) {
-	if cfg.maxDeleteShare < 0 || cfg.maxDeleteShare > 1 {
-		return nil, fmt.Errorf("-max-delete-share must be between 0 and 1")
-	}
-	d := &daemon{cfg: cfg, log: log, wake: reconcile.NewSignal(), changed: reconcile.NewSignal(), board: reconcile.NewBoard(), metrics: metrics.New()}
+	d := &daemon{cfg: cfg, log: log, wake: reconcile.NewSignal(), metrics: metrics.New()}
 	var err error
 	if d.src, err = cfg.source.source(log); err != nil {
 		return nil, err
 	}
-	if d.restCfg, d.client, err = kubeConfig(cfg.kubeconfig); err != nil {
+	if d.engine, err = cfg.engine.engine(log); err != nil {
 		return nil, err
 	}
-	d.obs = reconcile.NewObserver(d.client, d.changed.Notify)
-	applier, err := reconcile.NewClusterApplier(d.restCfg, d.client, reconcile.EmbeddedCharts{}, log)
-	if err != nil {
-		return nil, err
-	}
-	applier.Timeout = cfg.helmTimeout
-	d.rec = reconcile.New(d.obs, applier, d.board, log)
-	if d.rec.ChartVersions, err = (reconcile.EmbeddedCharts{}).ChartVersions(); err != nil {
-		return nil, err
-	}
-	d.rec.Workers = cfg.workers
 	d.rec.HistoryLimit = cfg.history
 	d.rec.Source = cfg.source.describe()
 	d.rec.Metrics = d.metrics
-	d.rec.Policy.MaxDeleteShare = cfg.maxDeleteShare
-	d.rec.Policy.StuckAfter = cfg.stuckAfter
-	d.rec.Policy.ReadyTimeout = cfg.readyTimeout
 	d.metrics.WatchBoard(d.board)
 
 	hooks, err := cfg.webhookConfig()
@@ -261,21 +225,10 @@ func (d *daemon) run(ctx context.Context) error {
 	}()
 	d.log.Info("serving", "address", "http://"+ln.Addr().String(), "source", d.cfg.source.describe())
 
-	if !d.obs.Start(ctx.Done()) {
-		return shutdown(srv, &wg)
+	if err := d.start(ctx); err != nil {
+		_ = shutdown(srv, &wg)
+		return err
 	}
-	wg.Add(1)
-	go func() { // informer events refresh the status at once
-		defer wg.Done()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-d.changed.C():
-				d.rec.Refresh()
-			}
-		}
-	}()
 
 	sched := cron.New()
 	if _, err := sched.AddFunc(d.cfg.schedule, func() { d.trigger("schedule") }); err != nil {
@@ -373,7 +326,7 @@ func (d *daemon) syncOnce(ctx context.Context, trigger string) {
 	defer func() { stop(); cancel() }()
 	rec, err := d.rec.Sync(syncCtx, reconcile.SyncInput{
 		Config: d.last.cfg, Revision: d.last.snap.Revision, Trigger: trigger,
-		ConfirmDeletions: confirmsDeletions(d.last.snap, d.cfg.confirm), Held: held,
+		ConfirmDeletions: confirmsDeletions(d.last.snap, d.cfg.engine.confirm), Held: held,
 	})
 	if err != nil {
 		d.log.Warn("sync finished with errors", "revision", short(rec.Revision), "error", err)

@@ -1,0 +1,281 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/storeops/storeops/reconcile"
+	"github.com/storeops/storeops/render"
+)
+
+// oneShotFlags are the flags of plan and sync --once.
+type oneShotFlags struct {
+	source  sourceFlags
+	engine  engineFlags
+	file    string
+	output  string
+	timeout time.Duration
+	verbose bool
+}
+
+func (f *oneShotFlags) register(fs *flag.FlagSet) {
+	f.source.register(fs, "repo")
+	f.engine.register(fs)
+	fs.StringVar(&f.file, "f", "", "read stores.yaml from this file instead of a repository")
+	fs.DurationVar(&f.timeout, "timeout", 10*time.Minute, "give up after this long")
+	fs.BoolVar(&f.verbose, "v", false, "log what is done")
+}
+
+// load reads stores.yaml from -f or from the repository.
+func (f *oneShotFlags) load(ctx context.Context, log *slog.Logger) (revision, error) {
+	if f.file != "" {
+		cfg, err := readConfig(f.file, f.source.limits)
+		return revision{cfg: cfg}, err
+	}
+	if f.source.url == "" {
+		return revision{}, errors.New("give --repo PATH_OR_URL or -f FILE")
+	}
+	src, err := f.source.source(log)
+	if err != nil {
+		return revision{}, err
+	}
+	return fetchRevision(ctx, src, f.source.limits)
+}
+
+func (f *oneShotFlags) logger(stderr io.Writer) *slog.Logger {
+	level := slog.LevelWarn
+	if f.verbose {
+		level = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// actionJSON is one action in `plan -o json`.
+type actionJSON struct {
+	Kind   reconcile.ActionKind `json:"kind"`
+	Store  string               `json:"store"`
+	Reason string               `json:"reason"`
+	Diff   string               `json:"diff,omitempty"`
+}
+
+type planJSON struct {
+	Revision string             `json:"revision,omitempty"`
+	Actions  []actionJSON       `json:"actions"`
+	Refused  *reconcile.Refusal `json:"refused,omitempty"`
+}
+
+func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f oneShotFlags
+	f.register(fs)
+	fs.StringVar(&f.output, "o", "text", "output `format`: text or json")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: storeops plan --repo PATH_OR_URL [-o text|json]\n\nPrints what a sync would do, with diffs. Exit status: 0 no changes, 2 changes, 1 error.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if err := oneOf("o", f.output, "text", "json"); err != nil {
+		fmt.Fprintln(stderr, "storeops plan:", err)
+		return exitUsage
+	}
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+	log := f.logger(stderr)
+	actions, rev, err := f.plan(ctx, log)
+	out := planJSON{Revision: rev.snap.Revision, Actions: []actionJSON{}}
+	var guard *reconcile.MassDeletionError
+	switch {
+	case errors.As(err, &guard):
+		out.Refused = &reconcile.Refusal{Reason: "MassDeletion", Message: guard.Error()}
+	case err != nil:
+		if errs := render.Errors(err); errs != nil {
+			for _, e := range errs {
+				fmt.Fprintln(stderr, e)
+			}
+		} else {
+			fmt.Fprintln(stderr, "storeops plan:", err)
+		}
+		return exitFailed
+	}
+	for _, a := range actions {
+		out.Actions = append(out.Actions, actionJSON{Kind: a.Kind, Store: a.Store, Reason: a.Reason, Diff: a.Diff})
+	}
+	if f.output == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(out)
+	} else {
+		printPlan(stdout, out)
+	}
+	switch {
+	case out.Refused != nil:
+		return exitFailed
+	case len(out.Actions) > 0:
+		return exitChanges
+	}
+	return exitOK
+}
+
+// plan loads the desired state, observes the cluster and plans.
+func (f *oneShotFlags) plan(ctx context.Context, log *slog.Logger) ([]reconcile.Action, revision, error) {
+	rev, err := f.load(ctx, log)
+	if err != nil {
+		return nil, rev, err
+	}
+	e, err := f.engine.engine(log)
+	if err != nil {
+		return nil, rev, err
+	}
+	if err := e.start(ctx); err != nil {
+		return nil, rev, err
+	}
+	policy := e.rec.Policy
+	policy.Now = time.Now()
+	policy.ChartVersions = e.rec.ChartVersions
+	policy.ConfirmDeletions = confirmsDeletions(rev.snap, f.engine.confirm)
+	actions, err := reconcile.Plan(render.Render(rev.cfg), e.obs.Observe(), policy)
+	return actions, rev, err
+}
+
+var actionSigns = map[reconcile.ActionKind]string{
+	reconcile.ActInstall: "+", reconcile.ActDelete: "-",
+}
+
+func printPlan(w io.Writer, p planJSON) {
+	if p.Revision != "" {
+		fmt.Fprintf(w, "revision %s\n", short(p.Revision))
+	}
+	if p.Refused != nil {
+		fmt.Fprintf(w, "REFUSED: %s\n", p.Refused.Message)
+		return
+	}
+	if len(p.Actions) == 0 {
+		fmt.Fprintln(w, "No changes: the cluster matches stores.yaml.")
+		return
+	}
+	for _, a := range p.Actions {
+		sign := actionSigns[a.Kind]
+		if sign == "" {
+			sign = "~"
+		}
+		fmt.Fprintf(w, "%s %s %s: %s\n", sign, a.Kind, a.Store, a.Reason)
+		if a.Diff != "" {
+			for _, line := range strings.Split(strings.TrimRight(readableDiff(a.Diff), "\n"), "\n") {
+				fmt.Fprintf(w, "    %s\n", line)
+			}
+		}
+	}
+	fmt.Fprintf(w, "%d change(s).\n", len(p.Actions))
+}
+
+// readableDiff replaces the non-breaking spaces go-cmp puts in its output.
+func readableDiff(d string) string { return strings.ReplaceAll(d, "\u00a0", " ") }
+
+func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f oneShotFlags
+	f.register(fs)
+	once := fs.Bool("once", false, "apply one sync and exit (required; `storeops serve` runs continuously)")
+	wait := fs.Bool("wait", true, "wait until every declared store is Ready or Failed")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: storeops sync --once --repo PATH_OR_URL\n\nApplies one sync. Exit status: 0 all stores applied (and Ready with --wait), 1 otherwise.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if !*once {
+		fmt.Fprintln(stderr, "storeops sync: only --once is supported; use `storeops serve` to keep syncing")
+		return exitUsage
+	}
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+	log := f.logger(stderr)
+	rev, err := f.load(ctx, log)
+	if err != nil {
+		for _, e := range render.Errors(err) {
+			fmt.Fprintln(stderr, e)
+		}
+		if render.Errors(err) == nil {
+			fmt.Fprintln(stderr, "storeops sync:", err)
+		}
+		return exitFailed
+	}
+	e, err := f.engine.engine(log)
+	if err == nil {
+		err = e.start(ctx)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "storeops sync:", err)
+		return exitFailed
+	}
+	e.rec.SetLeader(true)
+	rec, err := e.rec.Sync(ctx, reconcile.SyncInput{Config: rev.cfg, Revision: rev.snap.Revision, Trigger: "sync --once",
+		ConfirmDeletions: confirmsDeletions(rev.snap, f.engine.confirm)})
+	for _, a := range rec.Actions {
+		status := "ok"
+		if a.Error != "" {
+			status = "FAILED: " + a.Error
+		}
+		fmt.Fprintf(stdout, "%s %s: %s (%s)\n", a.Kind, a.Store, status, a.Duration.Round(time.Millisecond))
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "storeops sync:", err)
+		return exitFailed
+	}
+	if !*wait {
+		return exitOK
+	}
+	return waitSettled(ctx, e.board, stdout, stderr)
+}
+
+// waitSettled waits until every declared, active store is Ready, or one
+// is Failed, or ctx ends.
+func waitSettled(ctx context.Context, board *reconcile.Board, stdout, stderr io.Writer) int {
+	ch, cancel := board.Subscribe()
+	defer cancel()
+	for {
+		pending, failed := 0, []string{}
+		snap := board.Current()
+		for _, s := range snap.Stores {
+			switch {
+			case !s.Declared || s.Phase == reconcile.PhaseSuspended || s.Phase == reconcile.PhaseReady:
+			case s.Phase == reconcile.PhaseFailed:
+				failed = append(failed, s.Name+": "+s.Message)
+			default:
+				pending++
+			}
+		}
+		if len(failed) > 0 {
+			fmt.Fprintln(stderr, "failed stores:\n  "+strings.Join(failed, "\n  "))
+			return exitFailed
+		}
+		if pending == 0 {
+			fmt.Fprintf(stdout, "%d stores ready.\n", len(snap.Stores))
+			return exitOK
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			fmt.Fprintf(stderr, "storeops sync: %d stores not ready: %v\n", pending, ctx.Err())
+			return exitFailed
+		}
+	}
+}
