@@ -74,6 +74,11 @@ func controllerManagerArgs(dir string, p ports) []string {
 		// The default 20 QPS makes Deployments of many stores crawl.
 		"--kube-api-qps=200",
 		"--kube-api-burst=400",
+		// kwok renews the fake node's lease; on a busy machine a renewal can
+		// come late. With the default 40 s grace the node turns NotReady,
+		// every pod's Ready condition is set to False, and kwok never sets
+		// it back. The fake node cannot really fail, so be patient.
+		"--node-monitor-grace-period=1h",
 		"--profiling=false",
 		"--v=0",
 	}
