@@ -57,8 +57,14 @@ run: build devcluster-bin
 	$(BIN_DIR)/storeops validate -f stores.example.yaml
 	GO=$(GO) deploy/run-local.sh $(ARGS)
 
+# bench runs every benchmark (no tests, no cluster) and prints tables with
+# the conditions of the run. BENCH=regexp selects, BENCHTIME=1s sets the time.
+BENCH ?= .
+BENCHTIME ?= 1s
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	@mkdir -p $(CACHE_DIR)
+	$(GO) test -short -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem ./... > $(CACHE_DIR)/bench.txt || { cat $(CACHE_DIR)/bench.txt; exit 1; }
+	@$(GO) run ./internal/benchtable < $(CACHE_DIR)/bench.txt
 
 clean:
 	rm -rf $(BIN_DIR)

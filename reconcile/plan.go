@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/storeops/storeops/render"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
 )
 
@@ -228,12 +229,26 @@ func valuesDiff(o *ObservedStore, d *render.Desired) string {
 	return cmp.Diff(o.Release.Values, d.Release.Values)
 }
 
+// isolationEqual is the fast check behind IsolationDiff.
+func isolationEqual(d *render.Desired, o *ObservedStore) bool {
+	if !o.Credentials || o.Quota == nil || o.LimitRange == nil || o.NetworkPolicy == nil ||
+		labelsDiffer(o.Namespace.Labels, d.Namespace.Labels) {
+		return false
+	}
+	return apiequality.Semantic.DeepEqual(o.Quota.Spec, d.Quota.Spec) &&
+		apiequality.Semantic.DeepEqual(o.LimitRange.Spec, d.LimitRange.Spec) &&
+		apiequality.Semantic.DeepEqual(o.NetworkPolicy.Spec, d.NetworkPolicy.Spec)
+}
+
 var quantities = cmp.Comparer(func(a, b resource.Quantity) bool { return a.Cmp(b) == 0 })
 
 // IsolationDiff compares a store's namespace labels, quota, limit range,
 // network policy and credentials Secret with the desired ones and returns
 // a readable diff ("-live +desired"), or "" when they match.
 func IsolationDiff(d *render.Desired, o *ObservedStore) string {
+	if isolationEqual(d, o) {
+		return "" // the common case, without go-cmp's reflection
+	}
 	var b strings.Builder
 	section := func(what, diff string) {
 		if diff != "" {

@@ -63,14 +63,16 @@ func newTestReconciler(f *fakeCluster) (*reconcile.Reconciler, *reconcile.Board)
 	return r, board
 }
 
-func configOf(t *testing.T, yaml string) *render.Config {
+func configOf(t testing.TB, yaml string) *render.Config {
 	t.Helper()
-	cfg, err := render.Parse("stores.yaml", []byte(yaml), render.Limits{})
+	cfg, err := render.Parse("stores.yaml", []byte(yaml), render.Limits{MaxStores: 10000})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return cfg
 }
+
+func renderAll(cfg *render.Config) []render.Desired { return render.Render(cfg) }
 
 func TestReconcilerConvergesAndPublishes(t *testing.T) {
 	f := &fakeCluster{stores: map[string]*reconcile.ObservedStore{}}
