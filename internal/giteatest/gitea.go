@@ -113,8 +113,10 @@ func Start(tb testing.TB) *Gitea {
 	if err != nil {
 		tb.Fatalf("giteatest: %v", err)
 	}
-	g.token = lastLine(out)
-	if len(g.token) != 40 {
+	// The command logs to standard output too; the token is the line
+	// of 40 hex digits.
+	g.token = tokenLine(out)
+	if g.token == "" {
 		tb.Fatalf("giteatest: generate-access-token printed no token:\n%s", out)
 	}
 	if err := g.startWeb(); err != nil {
@@ -243,10 +245,6 @@ ENABLED = false
 [actions]
 ENABLED = false
 
-[picture]
-DISABLE_GRAVATAR = true
-ENABLE_FEDERATED_AVATAR = false
-
 [cron.update_checker]
 ENABLED = false
 
@@ -362,9 +360,14 @@ func tailString(s string, n int) string {
 	return strings.Join(lines, "\n") + "\n"
 }
 
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return strings.TrimSpace(lines[len(lines)-1])
+func tokenLine(s string) string {
+	for _, l := range strings.Split(s, "\n") {
+		l = strings.TrimSpace(l)
+		if _, err := hex.DecodeString(l); err == nil && len(l) == 40 {
+			return l
+		}
+	}
+	return ""
 }
 
 func tailFile(path string, n int) string {
