@@ -33,7 +33,6 @@ func TestMain(m *testing.M) { os.Exit(testcluster.Main(m)) }
 type mutations struct {
 	next http.RoundTripper
 	n    atomic.Int64
-	log  atomic.Pointer[[]string]
 }
 
 func (m *mutations) RoundTrip(r *http.Request) (*http.Response, error) {

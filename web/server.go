@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -147,7 +149,7 @@ func (s *Server) HTTPServer(addr string) *http.Server {
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
 	if s.cfg.TrustProxyHeaders {
-		r.Use(middleware.RealIP)
+		r.Use(proxyClientAddr)
 	} else {
 		r.Use(dropClientRequestID)
 	}
@@ -294,4 +296,24 @@ func (s *Server) ready() error {
 		return fmt.Errorf("%w: not ready: %w", ErrUnavailable, err)
 	}
 	return nil
+}
+
+// proxyClientAddr takes the client address from the trusted proxy in front
+// of storeops: X-Real-IP, or else the last (rightmost) X-Forwarded-For
+// entry, the one that proxy appended; entries further left are whatever the
+// client claimed and are never believed.
+func proxyClientAddr(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		addr := strings.TrimSpace(r.Header.Get("X-Real-IP"))
+		if addr == "" {
+			if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+				parts := strings.Split(xff[len(xff)-1], ",")
+				addr = strings.TrimSpace(parts[len(parts)-1])
+			}
+		}
+		if ip := net.ParseIP(addr); ip != nil {
+			r.RemoteAddr = net.JoinHostPort(ip.String(), "0")
+		}
+		next.ServeHTTP(w, r)
+	})
 }
