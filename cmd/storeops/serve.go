@@ -28,11 +28,12 @@ const EnvWebhookSecret = "STOREOPS_WEBHOOK_SECRET"
 
 // serveConfig is everything `storeops serve` is told on its command line.
 type serveConfig struct {
-	source   sourceFlags
-	engine   engineFlags
-	listen   string
-	schedule string
-	history  int
+	source    sourceFlags
+	engine    engineFlags
+	dashboard dashboardFlags
+	listen    string
+	schedule  string
+	history   int
 
 	webhooks          string
 	webhookSecretFile string
@@ -52,6 +53,7 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.listen, "listen", "127.0.0.1:8080", "address of the status API, dashboard, webhooks and metrics")
 	fs.StringVar(&c.schedule, "schedule", "@every 1m", "cron schedule of periodic syncs (robfig/cron syntax, e.g. \"*/5 * * * *\")")
 	c.engine.register(fs)
+	c.dashboard.register(fs)
 	fs.IntVar(&c.history, "history", 50, "syncs kept in the status")
 	fs.StringVar(&c.webhooks, "webhooks", "github,gitlab,gitea,generic", "webhook receivers to enable, at /hooks/<provider>")
 	fs.StringVar(&c.webhookSecretFile, "webhook-secret-file", "", "file holding the webhook secret (or $"+EnvWebhookSecret+"); without a secret no webhook is enabled")
@@ -157,9 +159,10 @@ func newDaemon(cfg serveConfig, log *slog.Logger) (*daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	cluster := web.NewClusterReader(d.client)
 	d.web, err = web.New(web.Config{
 		Board: d.board, Trigger: d.trigger, Branch: cfg.source.branch, Webhooks: hooks,
-		Cluster: web.NewClusterReader(d.client), Metrics: d.metrics, Logger: log,
+		Cluster: cluster, Metrics: d.metrics, Logger: log,
 		Ready: func() error {
 			if !d.ready.Load() {
 				return errors.New("caches not synced or first sync not done yet")
@@ -169,6 +172,9 @@ func newDaemon(cfg serveConfig, log *slog.Logger) (*daemon, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	if err := cfg.dashboard.mount(d.web, d.engine, cfg.source, cluster, log); err != nil {
+		return nil, fmt.Errorf("dashboard: %w", err)
 	}
 	return d, nil
 }
@@ -215,6 +221,12 @@ func (d *daemon) run(ctx context.Context) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := d.web.HTTPServer(d.cfg.listen)
+	// Requests live under a context cancelled at shutdown, so that live
+	// update streams end instead of holding Shutdown until its deadline.
+	reqCtx, endRequests := context.WithCancel(context.Background())
+	srv.BaseContext = func(net.Listener) context.Context { return reqCtx }
+	srv.RegisterOnShutdown(endRequests)
+	defer endRequests()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -90,6 +91,12 @@ const webhookSecret = "e2e-webhook-secret"
 // startDaemon runs storeops serve against repoURL and waits until ready.
 func startDaemon(t *testing.T, repoURL string, extra ...string) *daemon {
 	t.Helper()
+	return startDaemonEnv(t, nil, repoURL, extra...)
+}
+
+// startDaemonEnv is startDaemon with more environment variables.
+func startDaemonEnv(t *testing.T, env []string, repoURL string, extra ...string) *daemon {
+	t.Helper()
 	c := testcluster.Get(t)
 	d := &daemon{t: t, addr: freeAddr(t), out: &syncBuffer{}, done: make(chan error, 1)}
 	args := append([]string{"serve",
@@ -97,11 +104,13 @@ func startDaemon(t *testing.T, repoURL string, extra ...string) *daemon {
 		"--listen", d.addr,
 		"--kubeconfig", c.Kubeconfig,
 		"--schedule", "@every 1h", // syncs come from webhooks here, never from the clock
-		"--webhooks", "generic",
 		"--log-level", "debug",
 	}, extra...)
+	if !slices.Contains(extra, "--webhooks") {
+		args = append(args, "--webhooks", "generic")
+	}
 	d.cmd = exec.Command(binary, args...)
-	d.cmd.Env = append(os.Environ(), "STOREOPS_WEBHOOK_SECRET="+webhookSecret)
+	d.cmd.Env = append(append(os.Environ(), "STOREOPS_WEBHOOK_SECRET="+webhookSecret), env...)
 	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := d.cmd.Start(); err != nil {

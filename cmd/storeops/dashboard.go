@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/storeops/storeops/forge"
+	"github.com/storeops/storeops/gitsource"
+	"github.com/storeops/storeops/proposals"
+	"github.com/storeops/storeops/web"
+	"github.com/storeops/storeops/web/dashboard"
+)
+
+// dashboardFlags configure the dashboard, its users and the forge its
+// buttons open pull requests on.
+type dashboardFlags struct {
+	enabled       bool
+	usersFile     string
+	tokensFile    string
+	trustedHeader string
+	readAuth      bool
+	secureCookies bool
+
+	forgeKind, forgeURL, forgeRepo, forgeTokenFile string
+}
+
+func (f *dashboardFlags) register(fs *flag.FlagSet) {
+	fs.BoolVar(&f.enabled, "dashboard", true, "serve the dashboard at /")
+	fs.StringVar(&f.usersFile, "dashboard-users-file", "", "users who may log in: lines \"user:<bcrypt hash>\" (htpasswd -B)")
+	fs.StringVar(&f.tokensFile, "dashboard-tokens-file", "", "API tokens: lines \"user:<token>\", sent as Authorization: Bearer <token>")
+	fs.StringVar(&f.trustedHeader, "dashboard-trusted-header", "", "header naming the user, set by an authenticating proxy in front of storeops (e.g. X-Forwarded-User)")
+	fs.BoolVar(&f.readAuth, "dashboard-read-auth", false, "require a login to read the dashboard too (proposing always requires one)")
+	fs.BoolVar(&f.secureCookies, "secure-cookies", false, "mark cookies Secure (set it when clients use TLS)")
+	fs.StringVar(&f.forgeKind, "forge", "", "forge of the config repository for pull requests: gitea, github or gitlab (empty: proposing disabled)")
+	fs.StringVar(&f.forgeURL, "forge-url", "", "forge API root (default https://api.github.com or https://gitlab.com; required for gitea)")
+	fs.StringVar(&f.forgeRepo, "forge-repo", "", "repository on the forge: owner/name (GitLab: group/project)")
+	fs.StringVar(&f.forgeTokenFile, "forge-token-file", "", "file holding the forge API token (or $"+forge.EnvToken+")")
+}
+
+// mount adds the dashboard to the server's router.
+func (f *dashboardFlags) mount(srv *web.Server, e *engine, src sourceFlags, cluster web.ClusterReader, log *slog.Logger) error {
+	if !f.enabled {
+		return nil
+	}
+	auth := dashboard.Auth{ReadRequiresAuth: f.readAuth, TrustedHeader: f.trustedHeader}
+	var err error
+	if f.usersFile != "" {
+		if auth.Users, err = dashboard.LoadUsers(f.usersFile); err != nil {
+			return err
+		}
+	}
+	if f.tokensFile != "" {
+		if auth.Tokens, err = loadTokens(f.tokensFile); err != nil {
+			return err
+		}
+	}
+	proposer, err := f.proposer(src, log)
+	if err != nil {
+		return err
+	}
+	cfg := dashboard.Config{Board: e.board, Cluster: cluster, Auth: auth, Logger: log, Secure: f.secureCookies}
+	if proposer != nil {
+		cfg.Proposer = proposer
+	}
+	h, err := dashboard.New(cfg)
+	if err != nil {
+		return err
+	}
+	srv.Router().Mount("/", h)
+	return nil
+}
+
+// proposer builds the pull-request side, or nil without --forge.
+func (f *dashboardFlags) proposer(src sourceFlags, log *slog.Logger) (*proposals.GitProposer, error) {
+	if f.forgeKind == "" {
+		return nil, nil
+	}
+	token, err := forge.TokenFromEnvAndFile(f.forgeTokenFile, nil)
+	if err != nil {
+		return nil, err
+	}
+	fg, err := forge.New(forge.Config{Kind: f.forgeKind, BaseURL: f.forgeURL, Repo: f.forgeRepo, Token: token})
+	if err != nil {
+		return nil, err
+	}
+	// A Source of its own: Fetch remembers the last revision per Source.
+	own := src
+	own.cacheDir = ""
+	s, err := own.source(log.With("component", "proposals"))
+	if err != nil {
+		return nil, err
+	}
+	return proposals.New(proposals.Config{Source: s, Forge: fg, Limits: src.limits, Logger: log, Author: gitsource.DefaultSignature})
+}
+
+// loadTokens reads "user:token" lines; # starts a comment.
+func loadTokens(path string) (map[string]string, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	out := map[string]string{}
+	sc := bufio.NewScanner(fh)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		user, token, ok := strings.Cut(line, ":")
+		if !ok || user == "" || token == "" {
+			return nil, fmt.Errorf("%s:%d: want user:token", path, n)
+		}
+		out[token] = user
+	}
+	return out, sc.Err()
+}
