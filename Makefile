@@ -14,9 +14,8 @@ STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(CACHE_DIR)/tools/staticcheck-$(STATICCHECK_VERSION)
 TEST_TIMEOUT ?= 30m
 
-export GOFLAGS ?= -mod=mod
 
-.PHONY: all build test unit lint fmt vet staticcheck run bench clean
+.PHONY: all build test unit lint fmt vet staticcheck run bench clean gitea-bin chromium
 
 all: build
 
@@ -26,8 +25,24 @@ build:
 # Included targets: devcluster-bin, devcluster-up, devcluster-down.
 -include deploy/devcluster/devcluster.mk
 
-test: lint devcluster-bin
+# test needs, besides Go and git: the local control plane and Gitea (built
+# from source into .cache on first use) and Chromium (Debian's package).
+test: lint devcluster-bin gitea-bin chromium
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+# gitea-bin builds the Gitea the forge tests run (several minutes cold).
+gitea-bin:
+	@$(GO) run ./internal/giteatest/cmd/gitea-build -cache $(CACHE_DIR) >/dev/null
+
+# chromium installs the browser of the dashboard tests when it is missing
+# (Debian's package; root or sudo).
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+		echo "installing Chromium for the browser tests"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	fi
 
 # unit runs only the tests that need no cluster.
 unit:
