@@ -95,7 +95,9 @@ func (c *Cluster) Stop() error {
 	for i := len(c.procs) - 1; i >= 0; i-- {
 		c.procs[i].stop(10 * time.Second)
 	}
-	_ = os.Remove(filepath.Join(c.stateDir, pidFile))
+	if len(c.procs) > 0 {
+		_ = os.Remove(filepath.Join(c.stateDir, pidFile))
+	}
 	if c.removeDir {
 		return os.RemoveAll(c.stateDir)
 	}
