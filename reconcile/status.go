@@ -27,6 +27,9 @@ const (
 	PhaseSuspended Phase = "Suspended"
 )
 
+// Phases lists every phase, in the order a person reads them.
+var Phases = []Phase{PhasePending, PhaseProvisioning, PhaseReady, PhaseDegraded, PhaseFailed, PhaseDeleting, PhaseSuspended}
+
 // Condition is one aspect of a store's state. LastTransition changes only
 // when Status changes.
 type Condition struct {

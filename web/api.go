@@ -22,11 +22,7 @@ const (
 )
 
 // phases are the store phases the ?phase= filter accepts.
-var phases = []reconcile.Phase{
-	reconcile.PhasePending, reconcile.PhaseProvisioning, reconcile.PhaseReady,
-	reconcile.PhaseDegraded, reconcile.PhaseFailed, reconcile.PhaseDeleting,
-	reconcile.PhaseSuspended,
-}
+var phases = reconcile.Phases
 
 // StoreList is the answer of GET /api/v1/stores.
 type StoreList struct {

@@ -81,11 +81,8 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "Usage: storeops plan --repo PATH_OR_URL [-o text|json]\n\nPrints what a sync would do, with diffs. Exit status: 0 no changes, 2 changes, 1 error.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if err := oneOf("o", f.output, "text", "json"); err != nil {
 		fmt.Fprintln(stderr, "storeops plan:", err)
@@ -195,11 +192,8 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "Usage: storeops sync --once --repo PATH_OR_URL\n\nApplies one sync. Exit status: 0 all stores applied (and Ready with --wait), 1 otherwise.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if !*once {
 		fmt.Fprintln(stderr, "storeops sync: only --once is supported; use `storeops serve` to keep syncing")

@@ -83,11 +83,8 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "Usage: storeops serve --git-url URL [flags]\n\nRuns the reconciler: syncs on a schedule and on webhooks, serves the status API, dashboard and metrics.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	log, err := newLogger(stderr, cfg.logLevel, cfg.logFormat)
 	if err != nil {

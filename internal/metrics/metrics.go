@@ -22,11 +22,7 @@ const Namespace = "storeops"
 // Phases lists the store phases the storeops_stores gauge always reports,
 // with 0 when no store is in them, so that queries and alerts see a series
 // for each.
-var Phases = []reconcile.Phase{
-	reconcile.PhasePending, reconcile.PhaseProvisioning, reconcile.PhaseReady,
-	reconcile.PhaseDegraded, reconcile.PhaseFailed, reconcile.PhaseDeleting,
-	reconcile.PhaseSuspended,
-}
+var Phases = reconcile.Phases
 
 // Metrics records storeops' metrics into its own registry, which also
 // holds the Go runtime and process collectors. Create it with New.

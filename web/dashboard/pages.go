@@ -17,11 +17,7 @@ import (
 )
 
 // phases lists the phases in the order the filter offers them.
-var phases = []reconcile.Phase{
-	reconcile.PhasePending, reconcile.PhaseProvisioning, reconcile.PhaseReady,
-	reconcile.PhaseDegraded, reconcile.PhaseFailed, reconcile.PhaseDeleting,
-	reconcile.PhaseSuspended,
-}
+var phases = reconcile.Phases
 
 // storesPage is the data of stores.html and of the live rows.
 type storesPage struct {
