@@ -1,13 +1,19 @@
 package forge_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/storeops/storeops/forge"
 )
 
 const testToken = "s3cr3t-token-value"
@@ -85,4 +91,67 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		return
 	}
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// mustNew returns the forge of cfg or ends the test.
+func mustNew(t *testing.T, cfg forge.Config) forge.Forge {
+	t.Helper()
+	f, err := forge.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// openTest is what a forge's Open test has in common across its cases:
+// the forge, the call and what it must send.
+type openTest struct {
+	pulls     string // "/escaped/path" of the pull requests
+	newForge  func(*testing.T, *fakeAPI) forge.Forge
+	header    func(*testing.T, request) // checks the headers of each request
+	head      string
+	title     string
+	wantBody  map[string]any    // of the POST
+	wantQuery map[string]string // of the GET that looks for the open one
+}
+
+// run calls Open against a fake API that answers the POST with post and
+// the GET with list (a nil route answers 404) and checks the error, that
+// the token is not in it, the requests with their headers, the POST body
+// and the GET query. It returns what Open returned.
+func (o openTest) run(t *testing.T, post, list route, wantErr error, wantReqs []string) *forge.PullRequest {
+	t.Helper()
+	routes := map[string]route{}
+	if post != nil {
+		routes["POST "+o.pulls] = post
+	}
+	if list != nil {
+		routes["GET "+o.pulls] = list
+	}
+	api := newFakeAPI(t, routes)
+	got, err := o.newForge(t, api).Open(context.Background(), o.head, "main", o.title, "the body")
+	if !errors.Is(err, wantErr) {
+		t.Fatalf("err = %v, want %v", err, wantErr)
+	}
+	if err != nil && strings.Contains(err.Error(), testToken) {
+		t.Errorf("error shows the token: %v", err)
+	}
+	reqs := api.requests()
+	var seen []string
+	for _, r := range reqs {
+		seen = append(seen, r.Method+" "+r.Path)
+		o.header(t, r)
+	}
+	if diff := cmp.Diff(wantReqs, seen); diff != "" {
+		t.Errorf("requests (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(o.wantBody, reqs[0].Body); diff != "" {
+		t.Errorf("POST body (-want +got):\n%s", diff)
+	}
+	if len(reqs) > 1 {
+		if diff := cmp.Diff(o.wantQuery, reqs[1].Query); diff != "" {
+			t.Errorf("GET query (-want +got):\n%s", diff)
+		}
+	}
+	return got
 }

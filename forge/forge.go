@@ -226,13 +226,13 @@ func New(cfg Config) (Forge, error) {
 			h.Set("Accept", "application/vnd.github+json")
 			h.Set("X-GitHub-Api-Version", "2022-11-28")
 		}
-		return &github{c: c, owner: parts[0], name: parts[1]}, nil
+		return newGitHub(c, parts[0], parts[1]), nil
 	case KindGitLab:
 		c.auth = func(h http.Header) { h.Set("PRIVATE-TOKEN", cfg.Token) }
-		return &gitlab{c: c}, nil
+		return newGitLab(c), nil
 	default:
 		c.auth = func(h http.Header) { h.Set("Authorization", "token "+cfg.Token) }
-		return &gitea{c: c, owner: parts[0], name: parts[1]}, nil
+		return newGitea(c, parts[0], parts[1]), nil
 	}
 }
 

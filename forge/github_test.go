@@ -31,11 +31,7 @@ func ghPull(n int, head, state string, created time.Time, mergedAt *time.Time) m
 
 func newGitHub(t *testing.T, api *fakeAPI) forge.Forge {
 	t.Helper()
-	f, err := forge.New(forge.Config{Kind: forge.KindGitHub, BaseURL: api.URL, Repo: "acme/config", Token: testToken})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
+	return mustNew(t, forge.Config{Kind: forge.KindGitHub, BaseURL: api.URL, Repo: "acme/config", Token: testToken})
 }
 
 // checkGitHubHeaders checks the headers GitHub's REST API asks for.
@@ -100,44 +96,17 @@ func TestGitHubOpen(t *testing.T) {
 		wantErr:  forge.ErrNotFound,
 		wantReqs: []string{"POST " + ghPulls},
 	}}
+	open := openTest{
+		pulls: ghPulls, newForge: newGitHub, header: checkGitHubHeaders,
+		head: "storeops/add-acme", title: "Add store acme",
+		wantBody:  map[string]any{"title": "Add store acme", "head": "storeops/add-acme", "base": "main", "body": "the body"},
+		wantQuery: map[string]string{"state": "open", "head": "acme:storeops/add-acme", "base": "main", "per_page": "100"},
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			routes := map[string]route{}
-			if tt.post != nil {
-				routes["POST "+ghPulls] = tt.post
-			}
-			if tt.list != nil {
-				routes["GET "+ghPulls] = tt.list
-			}
-			api := newFakeAPI(t, routes)
-			got, err := newGitHub(t, api).Open(context.Background(), "storeops/add-acme", "main", "Add store acme", "the body")
-			if !errors.Is(err, tt.wantErr) {
-				t.Fatalf("err = %v, want %v", err, tt.wantErr)
-			}
-			if err != nil && strings.Contains(err.Error(), testToken) {
-				t.Errorf("error shows the token: %v", err)
-			}
+			got := open.run(t, tt.post, tt.list, tt.wantErr, tt.wantReqs)
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("pull request (-want +got):\n%s", diff)
-			}
-			reqs := api.requests()
-			var seen []string
-			for _, r := range reqs {
-				seen = append(seen, r.Method+" "+r.Path)
-				checkGitHubHeaders(t, r)
-			}
-			if diff := cmp.Diff(tt.wantReqs, seen); diff != "" {
-				t.Errorf("requests (-want +got):\n%s", diff)
-			}
-			wantBody := map[string]any{"title": "Add store acme", "head": "storeops/add-acme", "base": "main", "body": "the body"}
-			if diff := cmp.Diff(wantBody, reqs[0].Body); diff != "" {
-				t.Errorf("POST body (-want +got):\n%s", diff)
-			}
-			if len(reqs) > 1 {
-				wantQ := map[string]string{"state": "open", "head": "acme:storeops/add-acme", "base": "main", "per_page": "100"}
-				if diff := cmp.Diff(wantQ, reqs[1].Query); diff != "" {
-					t.Errorf("GET query (-want +got):\n%s", diff)
-				}
 			}
 		})
 	}

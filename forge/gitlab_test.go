@@ -2,7 +2,6 @@ package forge_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -28,11 +27,7 @@ func glMR(iid int, source, state string, created time.Time) map[string]any {
 
 func newGitLab(t *testing.T, api *fakeAPI) forge.Forge {
 	t.Helper()
-	f, err := forge.New(forge.Config{Kind: forge.KindGitLab, BaseURL: api.URL + "/", Repo: "shops/platform/config", Token: testToken})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
+	return mustNew(t, forge.Config{Kind: forge.KindGitLab, BaseURL: api.URL + "/", Repo: "shops/platform/config", Token: testToken})
 }
 
 func TestGitLabOpen(t *testing.T) {
@@ -66,52 +61,34 @@ func TestGitLabOpen(t *testing.T) {
 			list:     reply(http.StatusOK, []any{}),
 			wantReqs: []string{"POST " + glMRs, "GET " + glMRs}},
 	}
+	open := openTest{
+		pulls: glMRs, newForge: newGitLab, header: checkGitLabHeaders,
+		head: "storeops/remove-acme", title: "Remove store acme",
+		wantBody: map[string]any{"source_branch": "storeops/remove-acme", "target_branch": "main",
+			"title": "Remove store acme", "description": "the body"},
+		wantQuery: map[string]string{"state": "opened", "source_branch": "storeops/remove-acme", "target_branch": "main", "per_page": "100"},
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			routes := map[string]route{"POST " + glMRs: tt.post}
-			if tt.list != nil {
-				routes["GET "+glMRs] = tt.list
-			}
-			api := newFakeAPI(t, routes)
-			got, err := newGitLab(t, api).Open(context.Background(), "storeops/remove-acme", "main", "Remove store acme", "the body")
-			if !errors.Is(err, tt.wantErr) {
-				t.Fatalf("err = %v, want %v", err, tt.wantErr)
-			}
-			if err != nil && strings.Contains(err.Error(), testToken) {
-				t.Errorf("error shows the token: %v", err)
-			}
+			got := open.run(t, tt.post, tt.list, tt.wantErr, tt.wantReqs)
 			if tt.want != 0 {
 				if got == nil || got.Number != tt.want || got.State != forge.StateOpen || got.Head != "storeops/remove-acme" || got.Base != "main" ||
 					!strings.HasSuffix(got.URL, fmt.Sprintf("/merge_requests/%d", tt.want)) || !got.Created.Equal(t0) {
 					t.Errorf("got %+v, want !%d", got, tt.want)
 				}
 			}
-			reqs := api.requests()
-			var seen []string
-			for _, r := range reqs {
-				seen = append(seen, r.Method+" "+r.Path)
-				if got := r.Header.Get("PRIVATE-TOKEN"); got != testToken {
-					t.Errorf("%s %s: PRIVATE-TOKEN %q", r.Method, r.Path, got)
-				}
-				if got := r.Header.Get("Authorization"); got != "" {
-					t.Errorf("%s %s: unexpected Authorization %q", r.Method, r.Path, got)
-				}
-			}
-			if diff := cmp.Diff(tt.wantReqs, seen); diff != "" {
-				t.Errorf("requests (-want +got):\n%s", diff)
-			}
-			wantBody := map[string]any{"source_branch": "storeops/remove-acme", "target_branch": "main",
-				"title": "Remove store acme", "description": "the body"}
-			if diff := cmp.Diff(wantBody, reqs[0].Body); diff != "" {
-				t.Errorf("POST body (-want +got):\n%s", diff)
-			}
-			if len(reqs) > 1 {
-				wantQ := map[string]string{"state": "opened", "source_branch": "storeops/remove-acme", "target_branch": "main", "per_page": "100"}
-				if diff := cmp.Diff(wantQ, reqs[1].Query); diff != "" {
-					t.Errorf("GET query (-want +got):\n%s", diff)
-				}
-			}
 		})
+	}
+}
+
+// checkGitLabHeaders checks that the token travels in PRIVATE-TOKEN only.
+func checkGitLabHeaders(t *testing.T, r request) {
+	t.Helper()
+	if got := r.Header.Get("PRIVATE-TOKEN"); got != testToken {
+		t.Errorf("%s %s: PRIVATE-TOKEN %q", r.Method, r.Path, got)
+	}
+	if got := r.Header.Get("Authorization"); got != "" {
+		t.Errorf("%s %s: unexpected Authorization %q", r.Method, r.Path, got)
 	}
 }
 
