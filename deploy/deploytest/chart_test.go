@@ -1,0 +1,521 @@
+package deploytest
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/storeops/storeops/charts"
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/engine"
+	kubefake "helm.sh/helm/v3/pkg/kube/fake"
+	"helm.sh/helm/v3/pkg/lint/support"
+	"helm.sh/helm/v3/pkg/releaseutil"
+	"helm.sh/helm/v3/pkg/storage"
+	"helm.sh/helm/v3/pkg/storage/driver"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/yaml"
+)
+
+// chartDir is storeops' own chart, relative to this package.
+var chartDir = filepath.Join("..", "chart")
+
+const gitURL = "https://git.example.com/ops/stores.git"
+
+// kubeVersion is the version rendering assumes (the local control plane's).
+var kubeVersion = &chartutil.KubeVersion{Version: "v1.36.3", Major: "1", Minor: "36"}
+
+// minimal are the least values the chart installs with.
+func minimal() map[string]any {
+	return map[string]any{"git": map[string]any{"url": gitURL}}
+}
+
+// rendered is the chart rendered with some values, decoded.
+type rendered struct {
+	objects []runtime.Object
+	notes   string
+}
+
+// render renders the chart client-side (helm template) into namespace.
+func render(t *testing.T, namespace string, vals map[string]any) (rendered, error) {
+	t.Helper()
+	ch, err := loader.Load(chartDir)
+	if err != nil {
+		t.Fatalf("load %s: %v", chartDir, err)
+	}
+	cfg := &action.Configuration{
+		Releases:     storage.Init(driver.NewMemory()),
+		KubeClient:   &kubefake.PrintingKubeClient{Out: io.Discard},
+		Capabilities: chartutil.DefaultCapabilities,
+		Log:          func(string, ...any) {},
+	}
+	in := action.NewInstall(cfg)
+	in.DryRun, in.ClientOnly, in.Replace = true, true, true
+	in.ReleaseName, in.Namespace = "storeops", namespace
+	in.KubeVersion = kubeVersion
+	rel, err := in.Run(ch, vals)
+	if err != nil {
+		return rendered{}, err
+	}
+	var out rendered
+	out.notes = rel.Info.Notes
+	manifests := releaseutil.SplitManifests(rel.Manifest)
+	keys := make([]string, 0, len(manifests))
+	for k := range manifests {
+		keys = append(keys, k)
+	}
+	sort.Sort(releaseutil.BySplitManifestsOrder(keys))
+	for _, k := range keys {
+		obj, _, err := scheme.Codecs.UniversalDeserializer().Decode([]byte(manifests[k]), nil, nil)
+		if err != nil {
+			t.Fatalf("decode %s: %v\n%s", k, err, manifests[k])
+		}
+		out.objects = append(out.objects, obj)
+	}
+	return out, nil
+}
+
+func mustRender(t *testing.T, vals map[string]any) rendered {
+	t.Helper()
+	r, err := render(t, "storeops-system", vals)
+	if err != nil {
+		t.Fatalf("render: %v", err)
+	}
+	return r
+}
+
+// only returns the single object of type T.
+func only[T runtime.Object](t *testing.T, r rendered) T {
+	t.Helper()
+	var found []T
+	for _, o := range r.objects {
+		if v, ok := o.(T); ok {
+			found = append(found, v)
+		}
+	}
+	if len(found) != 1 {
+		var zero T
+		t.Fatalf("want one %T, rendered %d", zero, len(found))
+	}
+	return found[0]
+}
+
+func kinds(r rendered) []string {
+	var out []string
+	for _, o := range r.objects {
+		out = append(out, o.GetObjectKind().GroupVersionKind().Kind)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestLint(t *testing.T) {
+	for name, vals := range map[string]map[string]any{
+		"minimal":  minimal(),
+		"complete": complete(),
+	} {
+		t.Run(name, func(t *testing.T) {
+			l := action.NewLint()
+			l.Namespace = "storeops-system"
+			l.KubeVersion = kubeVersion
+			res := l.Run([]string{chartDir}, vals)
+			for _, err := range res.Errors {
+				t.Errorf("lint error: %v", err)
+			}
+			for _, m := range res.Messages {
+				if m.Severity > support.InfoSev {
+					t.Errorf("lint: %s", m)
+				}
+			}
+		})
+	}
+}
+
+// complete sets every optional feature: secrets, forge, ingress with TLS.
+func complete() map[string]any {
+	var v map[string]any
+	err := yaml.Unmarshal([]byte(`
+git:
+  url: ssh://git@git.example.com/ops/stores.git
+  username: ""
+secrets:
+  git: {existingSecret: storeops-git, tokenKey: "", sshKeyKey: ssh-privatekey, knownHostsKey: known_hosts, sshKeyPassphraseKey: passphrase}
+  webhook: {existingSecret: storeops-webhook}
+  forge: {existingSecret: storeops-forge}
+  dashboard: {existingSecret: storeops-dashboard, usersKey: users, tokensKey: tokens}
+forge: {kind: gitea, url: "https://gitea.example.com", repo: ops/stores}
+dashboard: {readAuth: true, secureCookies: true}
+ingress:
+  enabled: true
+  className: traefik
+  host: storeops.example.com
+  annotations: {cert-manager.io/cluster-issuer: letsencrypt}
+  tls: {enabled: true, secretName: storeops-tls}
+extraArgs: ["--confirm-deletions=abc1234"]
+`), &v)
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func TestRenderDefaults(t *testing.T) {
+	r := mustRender(t, minimal())
+	want := []string{"ClusterRole", "ClusterRoleBinding", "Deployment", "PodDisruptionBudget", "Role", "RoleBinding", "Service", "ServiceAccount"}
+	if got := kinds(r); !slices.Equal(got, want) {
+		t.Fatalf("kinds %v, want %v (no Secret, no Ingress by default)", got, want)
+	}
+	d := only[*appsv1.Deployment](t, r)
+	if *d.Spec.Replicas != 2 {
+		t.Errorf("replicas %d, want 2", *d.Spec.Replicas)
+	}
+	pod := d.Spec.Template.Spec
+	c := pod.Containers[0]
+	args := strings.Join(c.Args, " ")
+	for _, want := range []string{"serve ", "--listen=0.0.0.0:8080", "--git-url=" + gitURL, "--leader-elect=true",
+		"--leader-election-namespace=$(POD_NAMESPACE)", "--git-cache-dir=/var/cache/storeops/git", "--max-bytes=1048576", "--max-delete-share=0.5"} {
+		if !strings.Contains(args, want) {
+			t.Errorf("args lack %q: %s", want, args)
+		}
+	}
+	for _, unwanted := range []string{"-file", "--webhooks", "--forge"} {
+		if strings.Contains(args, unwanted) {
+			t.Errorf("args without secrets contain %q: %s", unwanted, args)
+		}
+	}
+	if c.Env[0].Name != "POD_NAMESPACE" || c.Env[0].ValueFrom == nil || c.Env[0].ValueFrom.FieldRef.FieldPath != "metadata.namespace" {
+		t.Errorf("POD_NAMESPACE does not come from the downward API: %+v", c.Env[0])
+	}
+	if c.Image != "ghcr.io/storeops/storeops:0.1.0" {
+		t.Errorf("image %s", c.Image)
+	}
+	// Hardening.
+	psc := pod.SecurityContext
+	if psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot || *psc.RunAsUser != 65532 || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Errorf("pod security context %+v", psc)
+	}
+	sc := c.SecurityContext
+	if !*sc.ReadOnlyRootFilesystem || *sc.AllowPrivilegeEscalation || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) {
+		t.Errorf("container security context %+v", sc)
+	}
+	mounts := map[string]string{}
+	for _, m := range c.VolumeMounts {
+		mounts[m.Name] = m.MountPath
+	}
+	if mounts["tmp"] != "/tmp" || mounts["git-cache"] != "/var/cache/storeops/git" {
+		t.Errorf("mounts %v", mounts)
+	}
+	for _, v := range pod.Volumes {
+		if v.EmptyDir == nil {
+			t.Errorf("volume %s is not an emptyDir without secrets", v.Name)
+		}
+	}
+	if c.LivenessProbe.HTTPGet.Path != "/healthz" || c.ReadinessProbe.HTTPGet.Path != "/readyz" || c.StartupProbe.HTTPGet.Path != "/healthz" {
+		t.Errorf("probes: liveness %s, readiness %s", c.LivenessProbe.HTTPGet.Path, c.ReadinessProbe.HTTPGet.Path)
+	}
+	if c.Resources.Requests.Cpu().IsZero() || c.Resources.Limits.Memory().IsZero() {
+		t.Errorf("resources %+v", c.Resources)
+	}
+	if pod.ServiceAccountName != "storeops" {
+		t.Errorf("service account %q", pod.ServiceAccountName)
+	}
+	pdb := only[*policyv1.PodDisruptionBudget](t, r)
+	if pdb.Spec.MaxUnavailable.IntValue() != 1 {
+		t.Errorf("PDB maxUnavailable %v", pdb.Spec.MaxUnavailable)
+	}
+	role := only[*rbacv1.Role](t, r)
+	for _, rule := range role.Rules {
+		if !slices.Equal(rule.APIGroups, []string{"coordination.k8s.io"}) || !slices.Equal(rule.Resources, []string{"leases"}) {
+			t.Errorf("the namespaced Role grants more than leases: %+v", rule)
+		}
+		if !slices.Equal(rule.Verbs, []string{"create"}) && !slices.Equal(rule.ResourceNames, []string{"storeops-leader"}) {
+			t.Errorf("lease rule not limited to storeops-leader: %+v", rule)
+		}
+	}
+	if !strings.Contains(r.notes, "storeops-system/storeops-leader") {
+		t.Errorf("NOTES: %s", r.notes)
+	}
+}
+
+// TestRenderSecretsAsFiles: every credential is a file from an existing
+// Secret, never a flag value, an environment variable or a generated Secret.
+func TestRenderSecretsAsFiles(t *testing.T) {
+	r := mustRender(t, complete())
+	for _, o := range r.objects {
+		if _, ok := o.(*corev1.Secret); ok {
+			t.Fatal("the chart renders a Secret; it must only reference existing ones")
+		}
+	}
+	d := only[*appsv1.Deployment](t, r)
+	c := d.Spec.Template.Spec.Containers[0]
+	args := strings.Join(c.Args, " ")
+	for _, want := range []string{
+		"--git-ssh-key-file=/etc/storeops/secrets/git-ssh-key",
+		"--git-known-hosts-file=/etc/storeops/secrets/git-known-hosts",
+		"--git-ssh-key-passphrase-file=/etc/storeops/secrets/git-ssh-key-passphrase",
+		"--webhook-secret-file=/etc/storeops/secrets/webhook-secret",
+		"--forge-token-file=/etc/storeops/secrets/forge-token",
+		"--dashboard-users-file=/etc/storeops/secrets/dashboard-users",
+		"--dashboard-tokens-file=/etc/storeops/secrets/dashboard-tokens",
+		"--forge=gitea", "--forge-url=https://gitea.example.com", "--forge-repo=ops/stores",
+		"--dashboard-read-auth", "--secure-cookies", "--confirm-deletions=abc1234",
+	} {
+		if !strings.Contains(args, want) {
+			t.Errorf("args lack %q", want)
+		}
+	}
+	if strings.Contains(args, "--git-token-file") {
+		t.Errorf("tokenKey \"\" still passes --git-token-file")
+	}
+	for _, e := range c.Env {
+		if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+			t.Errorf("secret in environment variable %s", e.Name)
+		}
+	}
+	var projected *corev1.ProjectedVolumeSource
+	for _, v := range d.Spec.Template.Spec.Volumes {
+		if v.Name == "secrets" {
+			projected = v.Projected
+		}
+	}
+	if projected == nil {
+		t.Fatal("no projected secrets volume")
+	}
+	files := map[string]string{}
+	for _, src := range projected.Sources {
+		for _, it := range src.Secret.Items {
+			files[it.Path] = src.Secret.Name + "/" + it.Key
+		}
+	}
+	want := map[string]string{
+		"git-ssh-key": "storeops-git/ssh-privatekey", "git-known-hosts": "storeops-git/known_hosts",
+		"git-ssh-key-passphrase": "storeops-git/passphrase", "webhook-secret": "storeops-webhook/webhook-secret",
+		"forge-token": "storeops-forge/token", "dashboard-users": "storeops-dashboard/users",
+		"dashboard-tokens": "storeops-dashboard/tokens",
+	}
+	if fmt.Sprint(files) != fmt.Sprint(want) {
+		t.Errorf("secret files %v, want %v", files, want)
+	}
+	if *projected.DefaultMode != 0o440 {
+		t.Errorf("secret files mode %o", *projected.DefaultMode)
+	}
+	ing := only[*networkingv1.Ingress](t, r)
+	if *ing.Spec.IngressClassName != "traefik" || ing.Spec.TLS[0].SecretName != "storeops-tls" || ing.Spec.Rules[0].Host != "storeops.example.com" {
+		t.Errorf("ingress %+v", ing.Spec)
+	}
+}
+
+func TestRenderRefusesBadValues(t *testing.T) {
+	for name, tc := range map[string]struct {
+		vals map[string]any
+		want string
+	}{
+		"no git url":      {map[string]any{}, "git.url is required"},
+		"unknown key":     {map[string]any{"git": map[string]any{"url": gitURL}, "replicas": 3}, "replicas"},
+		"bad log level":   {map[string]any{"git": map[string]any{"url": gitURL}, "log": map[string]any{"level": "loud"}}, "/log/level"},
+		"share above one": {map[string]any{"git": map[string]any{"url": gitURL}, "sync": map[string]any{"maxDeleteShare": 2}}, "/sync/maxDeleteShare"},
+		"ssh without known hosts": {map[string]any{"git": map[string]any{"url": gitURL},
+			"secrets": map[string]any{"git": map[string]any{"existingSecret": "g", "sshKeyKey": "key"}}}, "knownHostsKey is required"},
+		"forge without token": {map[string]any{"git": map[string]any{"url": gitURL}, "forge": map[string]any{"kind": "github"}}, "secrets.forge.existingSecret is required"},
+		"gitea without url": {map[string]any{"git": map[string]any{"url": gitURL}, "forge": map[string]any{"kind": "gitea"},
+			"secrets": map[string]any{"forge": map[string]any{"existingSecret": "f"}}}, "forge.url is required"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := render(t, "storeops-system", tc.vals)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error mentioning %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestRenderSingleReplicaHasNoPDB(t *testing.T) {
+	vals := minimal()
+	vals["replicaCount"] = 1
+	vals["leaderElection"] = map[string]any{"enabled": false}
+	r := mustRender(t, vals)
+	want := []string{"ClusterRole", "ClusterRoleBinding", "Deployment", "Service", "ServiceAccount"}
+	if got := kinds(r); !slices.Equal(got, want) {
+		t.Fatalf("kinds %v, want %v", got, want)
+	}
+	if args := strings.Join(only[*appsv1.Deployment](t, r).Spec.Template.Spec.Containers[0].Args, " "); !strings.Contains(args, "--leader-elect=false") || strings.Contains(args, "--leader-election-namespace") {
+		t.Errorf("args %s", args)
+	}
+}
+
+// allVerbs are the verbs Helm and the informers may use on a store chart's
+// objects.
+var allVerbs = []string{"get", "list", "watch", "create", "update", "patch", "delete"}
+
+// TestClusterRoleLeastPrivilege: no wildcard, no privilege-escalating
+// verb, no RBAC, pod-writing or cluster-infrastructure resource.
+func TestClusterRoleLeastPrivilege(t *testing.T) {
+	cr := only[*rbacv1.ClusterRole](t, mustRender(t, minimal()))
+	if cr.AggregationRule != nil {
+		t.Error("aggregation rule")
+	}
+	forbiddenVerbs := []string{"*", "escalate", "bind", "impersonate", "deletecollection", "approve", "sign"}
+	forbiddenGroups := []string{"*", "rbac.authorization.k8s.io", "admissionregistration.k8s.io", "apiextensions.k8s.io", "certificates.k8s.io", "authentication.k8s.io"}
+	for _, rule := range cr.Rules {
+		if len(rule.NonResourceURLs) > 0 {
+			t.Errorf("non-resource URLs %v", rule.NonResourceURLs)
+		}
+		for _, v := range rule.Verbs {
+			if slices.Contains(forbiddenVerbs, v) {
+				t.Errorf("verb %q in %+v", v, rule)
+			}
+			if !slices.Contains(allVerbs, v) {
+				t.Errorf("unexpected verb %q", v)
+			}
+		}
+		for _, g := range rule.APIGroups {
+			if slices.Contains(forbiddenGroups, g) {
+				t.Errorf("API group %q in %+v", g, rule)
+			}
+		}
+		for _, res := range rule.Resources {
+			if strings.Contains(res, "*") || strings.Contains(res, "/") {
+				t.Errorf("resource %q (wildcard or subresource) in %+v", res, rule)
+			}
+			if slices.Contains([]string{"nodes", "serviceaccounts", "persistentvolumes", "roles", "rolebindings", "clusterroles", "clusterrolebindings"}, res) {
+				t.Errorf("resource %q must not be granted", res)
+			}
+			if res == "pods" && !isReadOnly(rule.Verbs) {
+				t.Errorf("pods are writable: %v", rule.Verbs)
+			}
+		}
+	}
+}
+
+func isReadOnly(verbs []string) bool {
+	for _, v := range verbs {
+		if v != "get" && v != "list" && v != "watch" {
+			return false
+		}
+	}
+	return true
+}
+
+// grants reports whether the ClusterRole allows verb on group/resource.
+func grants(cr *rbacv1.ClusterRole, gr schema.GroupResource, verb string) bool {
+	for _, r := range cr.Rules {
+		if slices.Contains(r.APIGroups, gr.Group) && slices.Contains(r.Resources, gr.Resource) && slices.Contains(r.Verbs, verb) && len(r.ResourceNames) == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// storeChartKinds maps every kind a store chart may contain to its
+// resource. A kind missing here fails the test: add it, and to the
+// ClusterRole.
+var storeChartKinds = map[string]schema.GroupResource{
+	"Deployment":            {Group: "apps", Resource: "deployments"},
+	"StatefulSet":           {Group: "apps", Resource: "statefulsets"},
+	"Service":               {Resource: "services"},
+	"PersistentVolumeClaim": {Resource: "persistentvolumeclaims"},
+	"ConfigMap":             {Resource: "configmaps"},
+	"Job":                   {Group: "batch", Resource: "jobs"},
+	"Ingress":               {Group: "networking.k8s.io", Resource: "ingresses"},
+}
+
+// TestClusterRoleCoversStoreCharts renders both store charts (hooks
+// included, TLS on so that every optional template renders) and checks
+// that the ClusterRole grants every verb Helm needs on every kind in them.
+func TestClusterRoleCoversStoreCharts(t *testing.T) {
+	cr := only[*rbacv1.ClusterRole](t, mustRender(t, minimal()))
+	seen := map[string]bool{}
+	for _, typ := range charts.Types() {
+		ch, err := charts.Load(typ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tls := range []string{"", "shop-tls"} {
+			for _, k := range chartKinds(t, ch, map[string]any{"ingress": map[string]any{"tlsSecretName": tls}}) {
+				seen[typ+" "+k] = true
+				gr, ok := storeChartKinds[k]
+				if !ok {
+					t.Errorf("store chart %s contains a %s, unknown to this test and perhaps to the ClusterRole", typ, k)
+					continue
+				}
+				for _, v := range allVerbs {
+					if !grants(cr, gr, v) {
+						t.Errorf("ClusterRole does not grant %s on %s (in store chart %s)", v, gr, typ)
+					}
+				}
+			}
+		}
+	}
+	t.Logf("kinds in the store charts: %v", slices.Sorted(func(yield func(string) bool) {
+		for k := range seen {
+			if !yield(k) {
+				return
+			}
+		}
+	}))
+	// What storeops writes itself, besides Helm.
+	for gr, verbs := range map[schema.GroupResource][]string{
+		{Resource: "namespaces"}:                                {"get", "list", "watch", "create", "update", "delete"},
+		{Resource: "resourcequotas"}:                            {"list", "watch", "create", "update"},
+		{Resource: "limitranges"}:                               {"list", "watch", "create", "update"},
+		{Group: "networking.k8s.io", Resource: "networkpolicies"}: {"list", "watch", "create", "update"},
+		{Resource: "secrets"}:                                   {"get", "list", "watch", "create", "update", "delete"},
+		{Resource: "pods"}:                                      {"list"},
+		{Resource: "events"}:                                    {"list"},
+	} {
+		for _, v := range verbs {
+			if !grants(cr, gr, v) {
+				t.Errorf("ClusterRole does not grant %s on %s", v, gr)
+			}
+		}
+	}
+}
+
+// chartKinds renders a chart with its defaults plus vals and returns the
+// kinds of its objects, hooks included.
+func chartKinds(t *testing.T, ch *chart.Chart, vals map[string]any) []string {
+	t.Helper()
+	merged, err := chartutil.ToRenderValues(ch, vals, chartutil.ReleaseOptions{Name: "shop", Namespace: "store-shop", IsInstall: true}, chartutil.DefaultCapabilities)
+	if err != nil {
+		t.Fatalf("%s values: %v", ch.Name(), err)
+	}
+	files, err := engine.Render(ch, merged)
+	if err != nil {
+		t.Fatalf("render %s: %v", ch.Name(), err)
+	}
+	var out []string
+	for name, body := range files {
+		if !strings.HasSuffix(name, ".yaml") {
+			continue
+		}
+		for _, doc := range releaseutil.SplitManifests(body) {
+			var head struct {
+				Kind string `json:"kind"`
+			}
+			if err := yaml.Unmarshal([]byte(doc), &head); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if head.Kind != "" {
+				out = append(out, head.Kind)
+			}
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("store chart %s rendered nothing", ch.Name())
+	}
+	return out
+}
