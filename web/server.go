@@ -60,6 +60,9 @@ type Config struct {
 	// from X-Request-Id. Enable it only behind a proxy that sets those
 	// headers itself; otherwise any client can forge them in the logs.
 	TrustProxyHeaders bool
+	// APIGuard, when set, wraps every /api/v1 route, e.g. to require the
+	// dashboard's login (dashboard.Dashboard.GuardAPI).
+	APIGuard func(http.Handler) http.Handler
 }
 
 // Webhook is an enabled push receiver. Secret is the shared secret
@@ -174,6 +177,9 @@ func (s *Server) routes() chi.Router {
 		}))
 	}
 	r.Route("/api/v1", func(r chi.Router) {
+		if s.cfg.APIGuard != nil {
+			r.Use(s.cfg.APIGuard)
+		}
 		r.Use(timeout(s.cfg.RequestTimeout), noStore)
 		r.Get("/stores", s.listStores)
 		r.Route("/stores/{name}", func(r chi.Router) {

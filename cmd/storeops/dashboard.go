@@ -41,37 +41,32 @@ func (f *dashboardFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.forgeTokenFile, "forge-token-file", "", "file holding the forge API token (or $"+forge.EnvToken+")")
 }
 
-// mount adds the dashboard to the server's router.
-func (f *dashboardFlags) mount(srv *web.Server, e *engine, src sourceFlags, cluster web.ClusterReader, log *slog.Logger) error {
+// build makes the dashboard, or nil when it is turned off.
+func (f *dashboardFlags) build(e *engine, src sourceFlags, cluster web.ClusterReader, log *slog.Logger) (*dashboard.Dashboard, error) {
 	if !f.enabled {
-		return nil
+		return nil, nil
 	}
 	auth := dashboard.Auth{ReadRequiresAuth: f.readAuth, TrustedHeader: f.trustedHeader}
 	var err error
 	if f.usersFile != "" {
 		if auth.Users, err = dashboard.LoadUsers(f.usersFile); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if f.tokensFile != "" {
 		if auth.Tokens, err = loadTokens(f.tokensFile); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	proposer, err := f.proposer(src, log)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cfg := dashboard.Config{Board: e.board, Cluster: cluster, Auth: auth, Logger: log, Secure: f.secureCookies}
 	if proposer != nil {
 		cfg.Proposer = proposer
 	}
-	h, err := dashboard.New(cfg)
-	if err != nil {
-		return err
-	}
-	srv.Router().Mount("/", h)
-	return nil
+	return dashboard.New(cfg)
 }
 
 // proposer builds the pull-request side, or nil without --forge.

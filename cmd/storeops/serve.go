@@ -157,8 +157,17 @@ func newDaemon(cfg serveConfig, log *slog.Logger) (*daemon, error) {
 		return nil, err
 	}
 	cluster := web.NewClusterReader(d.client)
+	dash, err := cfg.dashboard.build(d.engine, cfg.source, cluster, log)
+	if err != nil {
+		return nil, fmt.Errorf("dashboard: %w", err)
+	}
+	var guard func(http.Handler) http.Handler
+	if dash != nil {
+		guard = dash.GuardAPI
+	}
 	d.web, err = web.New(web.Config{
-		Board: d.board, Trigger: d.trigger, Branch: cfg.source.branch, Webhooks: hooks,
+		APIGuard: guard,
+		Board:    d.board, Trigger: d.trigger, Branch: cfg.source.branch, Webhooks: hooks,
 		Cluster: cluster, Metrics: d.metrics, Logger: log,
 		Ready: func() error {
 			if !d.ready.Load() {
@@ -170,8 +179,8 @@ func newDaemon(cfg serveConfig, log *slog.Logger) (*daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := cfg.dashboard.mount(d.web, d.engine, cfg.source, cluster, log); err != nil {
-		return nil, fmt.Errorf("dashboard: %w", err)
+	if dash != nil {
+		d.web.Router().Mount("/", dash)
 	}
 	return d, nil
 }

@@ -129,28 +129,14 @@ func hashTokens(tokens map[string]string) (map[[32]byte]string, error) {
 // browser holds a CSRF cookie.
 func (d *dashboard) identify(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var id identity
+		id, badToken := d.authenticate(r)
+		if badToken {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="storeops"`)
+			d.fail(w, r, http.StatusUnauthorized, "The bearer token is not valid.")
+			return
+		}
 		if c, err := r.Cookie(csrfCookie); err == nil && validSeed(c.Value) {
 			id.seed = c.Value
-		}
-		if h := d.cfg.Auth.TrustedHeader; h != "" {
-			if u := strings.TrimSpace(r.Header.Get(h)); u != "" && len(u) <= 256 && printable(u) {
-				id.User, id.Method = u, "header"
-			}
-		}
-		if tok, ok := bearer(r); ok && id.User == "" {
-			user, found := d.tokens[sha256.Sum256([]byte(tok))]
-			if !found {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="storeops"`)
-				d.fail(w, r, http.StatusUnauthorized, "The bearer token is not valid.")
-				return
-			}
-			id.User, id.Method = user, "token"
-		}
-		if c, err := r.Cookie(sessionCookie); err == nil && id.User == "" {
-			if user, nonce, ok := d.openSession(c.Value, time.Now()); ok {
-				id.User, id.Method, id.session = user, "session", nonce
-			}
 		}
 		if id.seed == "" && r.Method == http.MethodGet && id.Method != "token" {
 			id.seed = newNonce()
@@ -158,6 +144,30 @@ func (d *dashboard) identify(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
 	})
+}
+
+// authenticate finds who sent the request: the trusted proxy header when
+// configured, then a bearer token, then the session cookie. badToken is
+// true for a bearer token that matches no one.
+func (d *dashboard) authenticate(r *http.Request) (id identity, badToken bool) {
+	if h := d.cfg.Auth.TrustedHeader; h != "" {
+		if u := strings.TrimSpace(r.Header.Get(h)); u != "" && len(u) <= 256 && printable(u) {
+			id.User, id.Method = u, "header"
+		}
+	}
+	if tok, ok := bearer(r); ok && id.User == "" {
+		user, found := d.tokens[sha256.Sum256([]byte(tok))]
+		if !found {
+			return id, true
+		}
+		id.User, id.Method = user, "token"
+	}
+	if c, err := r.Cookie(sessionCookie); err == nil && id.User == "" {
+		if user, nonce, ok := d.openSession(c.Value, time.Now()); ok {
+			id.User, id.Method, id.session = user, "session", nonce
+		}
+	}
+	return id, false
 }
 
 func bearer(r *http.Request) (string, bool) {

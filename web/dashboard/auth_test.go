@@ -2,12 +2,15 @@ package dashboard_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/storeops/storeops/reconcile"
+	"github.com/storeops/storeops/web"
 	"github.com/storeops/storeops/web/dashboard"
 )
 
@@ -283,5 +286,47 @@ func TestLoadUsers(t *testing.T) {
 	}
 	if _, err := dashboard.LoadUsers(filepath.Join(dir, "missing")); err == nil {
 		t.Error("missing file accepted")
+	}
+}
+
+// TestGuardAPI: with reading behind a login, the JSON API needs one too.
+func TestGuardAPI(t *testing.T) {
+	const token = "api-token-0123456789abcdef"
+	for _, readAuth := range []bool{false, true} {
+		board := reconcile.NewBoard()
+		board.Publish(sampleSnapshot())
+		dash, err := dashboard.New(dashboard.Config{Board: board, Auth: dashboard.Auth{
+			ReadRequiresAuth: readAuth, Tokens: map[string]string{token: "bot"},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		api, err := web.New(web.Config{Board: board, APIGuard: dash.GuardAPI})
+		if err != nil {
+			t.Fatal(err)
+		}
+		api.Router().Mount("/", dash)
+		srv := httptest.NewServer(api.Handler())
+		get := func(auth string) int {
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/v1/stores", nil)
+			if auth != "" {
+				req.Header.Set("Authorization", auth)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp.StatusCode
+		}
+		anonymous, wrong, right := get(""), get("Bearer not-the-token-at-all"), get("Bearer "+token)
+		srv.Close()
+		want := http.StatusOK
+		if readAuth {
+			want = http.StatusUnauthorized
+		}
+		if anonymous != want || right != http.StatusOK || (readAuth && wrong != http.StatusUnauthorized) {
+			t.Errorf("read auth %t: anonymous %d, wrong token %d, right token %d", readAuth, anonymous, wrong, right)
+		}
 	}
 }

@@ -97,7 +97,7 @@ const maxStreams = 256
 // server.Router().Mount("/", h). It refuses a missing Board and invalid
 // users or tokens. The key that signs sessions is random and lives only
 // in memory, so a restart logs everyone out.
-func New(cfg Config) (http.Handler, error) {
+func New(cfg Config) (*Dashboard, error) {
 	if cfg.Board == nil {
 		return nil, errors.New("dashboard: Config.Board is required")
 	}
@@ -131,10 +131,38 @@ func New(cfg Config) (http.Handler, error) {
 	if _, err := rand.Read(d.key); err != nil {
 		return nil, fmt.Errorf("dashboard: session key: %w", err)
 	}
-	return d.routes(), nil
+	return &Dashboard{Router: d.routes(), d: d}, nil
 }
 
-func (d *dashboard) routes() http.Handler {
+// Dashboard is the dashboard's handler, to be mounted at "/". It is a
+// chi.Router so that a parent router sees its routes (HEAD is answered
+// like GET through the mount).
+type Dashboard struct {
+	chi.Router
+	d *dashboard
+}
+
+// GuardAPI applies the dashboard's read rule to another handler, such as
+// the JSON API: with Auth.ReadRequiresAuth, a request without a valid
+// session cookie, bearer token or trusted header is answered 401 in JSON.
+// Without it, next serves everyone.
+func (h *Dashboard) GuardAPI(next http.Handler) http.Handler {
+	if !h.d.cfg.Auth.ReadRequiresAuth {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id, _ := h.d.authenticate(r); id.User == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="storeops"`)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"error":"authentication required: log in to the dashboard or send Authorization: Bearer <token>"}` + "\n"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (d *dashboard) routes() chi.Router {
 	r := chi.NewRouter()
 	r.Use(middleware.GetHead, securityHeaders, d.identify)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
