@@ -8,12 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/storeops/storeops/internal/proc"
 )
 
 // pidFile lists the processes a cluster started, one "name pid binary" a
@@ -25,9 +25,7 @@ type process struct {
 	name string
 	bin  string
 	log  string
-	cmd  *exec.Cmd
-	done chan struct{} // closed when the process has exited
-	err  error         // the exit status, set before done is closed
+	*proc.Process
 }
 
 // startProcess starts bin with args in its own process group, output to
@@ -36,86 +34,27 @@ type process struct {
 // test timeout.
 func startProcess(name, bin string, args []string, logDir string, detach bool) (*process, error) {
 	logPath := filepath.Join(logDir, name+".log")
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	defer logFile.Close()
-	fmt.Fprintf(logFile, "\n==== %s %s %s\n", time.Now().Format(time.RFC3339), bin, strings.Join(args, " "))
 	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.Dir = logDir
-	if detach {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	} else {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	}
-	if err := startOnSpawnerThread(cmd); err != nil {
+	p, err := proc.Start(cmd, logPath, detach)
+	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	p := &process{name: name, bin: bin, log: logPath, cmd: cmd, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	return p, nil
-}
-
-var (
-	spawnOnce sync.Once
-	spawnReq  chan spawnRequest
-)
-
-type spawnRequest struct {
-	cmd  *exec.Cmd
-	done chan error
-}
-
-// startOnSpawnerThread starts cmd from one OS thread that lives as long as
-// the program. Pdeathsig fires when the thread that forked the child ends,
-// not the process, and the Go runtime may end the thread of an ordinary
-// goroutine; a goroutine locked to its thread that never returns keeps
-// the thread.
-func startOnSpawnerThread(cmd *exec.Cmd) error {
-	spawnOnce.Do(func() {
-		spawnReq = make(chan spawnRequest)
-		go func() {
-			runtime.LockOSThread()
-			for r := range spawnReq {
-				r.done <- r.cmd.Start()
-			}
-		}()
-	})
-	r := spawnRequest{cmd: cmd, done: make(chan error, 1)}
-	spawnReq <- r
-	return <-r.done
+	return &process{name: name, bin: bin, log: logPath, Process: p}, nil
 }
 
 // exited returns an error with the tail of the log if p has exited.
 func (p *process) exited() error {
 	select {
-	case <-p.done:
-		return fmt.Errorf("%s exited at start (%v); last lines of %s:\n%s", p.name, p.err, p.log, tail(p.log, 25))
+	case <-p.Done():
+		return fmt.Errorf("%s exited at start (%v); last lines of %s:\n%s", p.name, p.Err(), p.log, tail(p.log, 25))
 	default:
 		return nil
 	}
 }
 
 // stop sends SIGTERM to the process group, and SIGKILL after grace.
-func (p *process) stop(grace time.Duration) {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(grace):
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-		<-p.done
-	}
-}
+func (p *process) stop(grace time.Duration) { p.Stop(grace) }
 
 // tail returns the last n lines of the file at path.
 func tail(path string, n int) string {
@@ -143,7 +82,7 @@ func tail(path string, n int) string {
 func writePIDs(stateDir string, procs []*process) error {
 	var b strings.Builder
 	for _, p := range procs {
-		fmt.Fprintf(&b, "%s %d %s\n", p.name, p.cmd.Process.Pid, p.bin)
+		fmt.Fprintf(&b, "%s %d %s\n", p.name, p.Pid(), p.bin)
 	}
 	return os.WriteFile(filepath.Join(stateDir, pidFile), []byte(b.String()), 0o644)
 }

@@ -21,12 +21,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/storeops/storeops/internal/proc"
 )
 
 // The admin account Start creates. "admin" itself is a reserved name in
@@ -43,8 +43,7 @@ type Gitea struct {
 	dir   string // state: app.ini, data, repositories, log
 	log   string
 	bin   Install
-	cmd   *exec.Cmd
-	done  chan struct{}
+	web   *proc.Process
 	http  *http.Client
 	stop  sync.Once
 }
@@ -88,7 +87,7 @@ func Start(tb testing.TB) *Gitea {
 	}
 	bin := install(tb)
 	began := time.Now()
-	g := &Gitea{dir: tb.TempDir(), bin: bin, done: make(chan struct{}), http: &http.Client{Timeout: 30 * time.Second}}
+	g := &Gitea{dir: tb.TempDir(), bin: bin, http: &http.Client{Timeout: 30 * time.Second}}
 	port, err := freePort()
 	if err != nil {
 		tb.Fatalf("giteatest: %v", err)
@@ -148,16 +147,7 @@ func (g *Gitea) LogFile() string { return g.log }
 // few seconds). Start registers it as a cleanup; calling it again does
 // nothing.
 func (g *Gitea) Stop() {
-	g.stop.Do(func() {
-		pgid := g.cmd.Process.Pid
-		_ = syscall.Kill(-pgid, syscall.SIGTERM)
-		select {
-		case <-g.done:
-		case <-time.After(5 * time.Second):
-			_ = syscall.Kill(-pgid, syscall.SIGKILL)
-			<-g.done
-		}
-	})
+	g.stop.Do(func() { g.web.Stop(5 * time.Second) })
 }
 
 func (g *Gitea) writeConfig(port int) error {
@@ -295,23 +285,14 @@ func (g *Gitea) cli(args ...string) (string, error) {
 // startWeb starts the server in its own process group, killed with the
 // test binary.
 func (g *Gitea) startWeb() error {
-	logFile, err := os.OpenFile(g.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	cmd := exec.Command(g.bin.Binary, g.args("web")...)
+	cmd.Dir = g.dir
+	cmd.Env = g.env()
+	web, err := proc.Start(cmd, g.log, false)
 	if err != nil {
-		return err
-	}
-	defer logFile.Close()
-	g.cmd = exec.Command(g.bin.Binary, g.args("web")...)
-	g.cmd.Dir = g.dir
-	g.cmd.Env = g.env()
-	g.cmd.Stdout, g.cmd.Stderr = logFile, logFile
-	g.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := startOnSpawnerThread(g.cmd); err != nil {
 		return fmt.Errorf("start gitea web: %w", err)
 	}
-	go func() {
-		_ = g.cmd.Wait()
-		close(g.done)
-	}()
+	g.web = web
 	return nil
 }
 
@@ -319,8 +300,8 @@ func (g *Gitea) waitReady(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		select {
-		case <-g.done:
-			return fmt.Errorf("gitea web exited at start (%v)", g.cmd.ProcessState)
+		case <-g.web.Done():
+			return fmt.Errorf("gitea web exited at start (%v)", g.web.Err())
 		default:
 		}
 		resp, err := g.http.Get(g.url + "/api/v1/version")
@@ -376,32 +357,4 @@ func tailFile(path string, n int) string {
 		return err.Error()
 	}
 	return tailString(string(data), n)
-}
-
-var (
-	spawnOnce sync.Once
-	spawnReq  chan spawnRequest
-)
-
-type spawnRequest struct {
-	cmd  *exec.Cmd
-	done chan error
-}
-
-// startOnSpawnerThread starts cmd from one OS thread that lives as long
-// as the program: Pdeathsig fires when the thread that forked the child
-// ends, and the Go runtime may end the thread of an ordinary goroutine.
-func startOnSpawnerThread(cmd *exec.Cmd) error {
-	spawnOnce.Do(func() {
-		spawnReq = make(chan spawnRequest)
-		go func() {
-			runtime.LockOSThread()
-			for r := range spawnReq {
-				r.done <- r.cmd.Start()
-			}
-		}()
-	})
-	r := spawnRequest{cmd: cmd, done: make(chan error, 1)}
-	spawnReq <- r
-	return <-r.done
 }
