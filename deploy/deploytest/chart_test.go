@@ -469,13 +469,13 @@ func TestClusterRoleCoversStoreCharts(t *testing.T) {
 	}))
 	// What storeops writes itself, besides Helm.
 	for gr, verbs := range map[schema.GroupResource][]string{
-		{Resource: "namespaces"}:                                {"get", "list", "watch", "create", "update", "delete"},
-		{Resource: "resourcequotas"}:                            {"list", "watch", "create", "update"},
-		{Resource: "limitranges"}:                               {"list", "watch", "create", "update"},
+		{Resource: "namespaces"}:                                  {"get", "list", "watch", "create", "update", "delete"},
+		{Resource: "resourcequotas"}:                              {"list", "watch", "create", "update"},
+		{Resource: "limitranges"}:                                 {"list", "watch", "create", "update"},
 		{Group: "networking.k8s.io", Resource: "networkpolicies"}: {"list", "watch", "create", "update"},
-		{Resource: "secrets"}:                                   {"get", "list", "watch", "create", "update", "delete"},
-		{Resource: "pods"}:                                      {"list"},
-		{Resource: "events"}:                                    {"list"},
+		{Resource: "secrets"}:                                     {"get", "list", "watch", "create", "update", "delete"},
+		{Resource: "pods"}:                                        {"list"},
+		{Resource: "events"}:                                      {"list"},
 	} {
 		for _, v := range verbs {
 			if !grants(cr, gr, v) {
