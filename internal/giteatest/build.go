@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/storeops/storeops/internal/reporoot"
 )
 
 // Module and Version are the Gitea release the tests run. Newer releases
@@ -203,31 +205,9 @@ func DefaultCacheDir() (string, error) {
 	if d := os.Getenv("CACHE_DIR"); d != "" {
 		return d, nil
 	}
-	dir, err := os.Getwd()
+	root, err := reporoot.Find()
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("%w; set CACHE_DIR", err)
 	}
-	for {
-		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && moduleLine(data) == mainModule {
-			return filepath.Join(dir, ".cache"), nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod of module " + mainModule + " above the working directory; set CACHE_DIR")
-		}
-		dir = parent
-	}
-}
-
-// mainModule is the module whose go.mod marks the repository root.
-const mainModule = "github.com/storeops/storeops"
-
-func moduleLine(gomod []byte) string {
-	for _, line := range strings.Split(string(gomod), "\n") {
-		if f := strings.Fields(line); len(f) == 2 && f[0] == "module" {
-			return strings.Trim(f[1], `"`)
-		}
-	}
-	return ""
+	return filepath.Join(root, ".cache"), nil
 }

@@ -17,7 +17,6 @@ package testcluster
 import (
 	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -37,6 +36,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/storeops/storeops/internal/devcluster"
+	"github.com/storeops/storeops/internal/reporoot"
 )
 
 // Cluster is the cluster the tests of one binary share.
@@ -48,9 +48,6 @@ type Cluster struct {
 	// Client is an admin clientset.
 	Client kubernetes.Interface
 }
-
-// mainModule is the module whose go.mod marks the repository root.
-const mainModule = "github.com/storeops/storeops"
 
 var (
 	mu      sync.Mutex
@@ -111,7 +108,7 @@ func Main(m *testing.M) int {
 // start builds the binaries if needed and starts a cluster in a temporary
 // directory.
 func start() (*devcluster.Cluster, error) {
-	root, err := repoRoot()
+	root, err := reporoot.Find()
 	if err != nil {
 		return nil, err
 	}
@@ -165,35 +162,6 @@ func fromKubeconfig() (*Cluster, error) {
 	}
 	kubeconfig := rules.GetLoadingPrecedence()[0]
 	return &Cluster{Kubeconfig: kubeconfig, Config: cfg, Client: client}, nil
-}
-
-// repoRoot walks up from the working directory to the go.mod of the main
-// module.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && moduleLine(data) == mainModule {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod of module " + mainModule + " above the working directory")
-		}
-		dir = parent
-	}
-}
-
-func moduleLine(gomod []byte) string {
-	for _, line := range strings.Split(string(gomod), "\n") {
-		if f := strings.Fields(line); len(f) == 2 && f[0] == "module" {
-			return strings.Trim(f[1], `"`)
-		}
-	}
-	return ""
 }
 
 // Get returns the cluster started by Main; it fails the test if Main did not run.
