@@ -9,6 +9,7 @@ import (
 
 	"github.com/storeops/storeops/render"
 	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/storage/driver"
 	corev1 "k8s.io/api/core/v1"
@@ -226,12 +227,19 @@ func releaseLabels(gitRevision string) map[string]string {
 	return map[string]string{LabelGitRevision: gitRevision}
 }
 
-func (c *ClusterApplier) install(ctx context.Context, d *render.Desired, gitRevision string) error {
+// chartAndConfig loads the store's chart and its namespace's Helm
+// configuration.
+func (c *ClusterApplier) chartAndConfig(d *render.Desired) (*chart.Chart, *action.Configuration, error) {
 	ch, err := c.charts.Chart(d.Store.Type)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	cfg, err := c.helm.For(d.Namespace.Name)
+	return ch, cfg, err
+}
+
+func (c *ClusterApplier) install(ctx context.Context, d *render.Desired, gitRevision string) error {
+	ch, cfg, err := c.chartAndConfig(d)
 	if err != nil {
 		return err
 	}
@@ -247,11 +255,7 @@ func (c *ClusterApplier) install(ctx context.Context, d *render.Desired, gitRevi
 }
 
 func (c *ClusterApplier) upgrade(ctx context.Context, d *render.Desired, gitRevision string) error {
-	ch, err := c.charts.Chart(d.Store.Type)
-	if err != nil {
-		return err
-	}
-	cfg, err := c.helm.For(d.Namespace.Name)
+	ch, cfg, err := c.chartAndConfig(d)
 	if err != nil {
 		return err
 	}
