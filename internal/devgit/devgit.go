@@ -22,7 +22,7 @@ import (
 	"time"
 )
 
-// GitPath is the git executable.
+// GitPath is the git executable, here and in package gittest.
 var GitPath = "/usr/bin/git"
 
 // Backend serves the bare repositories under root (each "<name>.git"),

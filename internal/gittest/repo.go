@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/storeops/storeops/internal/devgit"
 )
 
 // Author is the identity of the commits the helpers make.
@@ -145,7 +147,7 @@ func (r *Repo) git(tb testing.TB, dir string, args ...string) string {
 }
 
 func (r *Repo) run(dir string, args ...string) (string, error) {
-	cmd := exec.Command(GitPath, args...)
+	cmd := exec.Command(devgit.GitPath, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(),
 		"HOME="+r.home,

@@ -1,18 +1,17 @@
 // Package gittest runs a real Git smart-HTTP server for tests: bare
-// repositories served by `git http-backend` through net/http/cgi on a
-// loopback port. The server can require credentials, count requests by
+// repositories served by devgit.Backend (`git http-backend` through
+// net/http/cgi) on a loopback port. The server can require credentials, count requests by
 // kind, and be stopped and restarted on the same address so tests can
 // play "the remote is unreachable, then it comes back".
 //
-// It needs the git command line (/usr/bin/git) and is meant for tests
-// only: every helper takes a testing.TB and fails the test on error.
+// It needs the git command line (devgit.GitPath, /usr/bin/git) to serve
+// and to create repositories, and is meant for tests only: every helper takes a testing.TB and fails the test on error.
 package gittest
 
 import (
 	"crypto/subtle"
 	"net"
 	"net/http"
-	"net/http/cgi"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -21,10 +20,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-)
 
-// GitPath is the git binary used to serve and to create repositories.
-var GitPath = "/usr/bin/git"
+	"github.com/storeops/storeops/internal/devgit"
+)
 
 // Counts is how many requests of each kind the server answered since it
 // was created or since the last ResetCounts. A fetch or clone costs one
@@ -68,7 +66,7 @@ type Server struct {
 // project root. It is stopped when the test ends.
 func NewServer(tb testing.TB) *Server {
 	tb.Helper()
-	if _, err := os.Stat(GitPath); err != nil {
+	if _, err := os.Stat(devgit.GitPath); err != nil {
 		tb.Skipf("git not available: %v", err)
 	}
 	s := &Server{root: tb.TempDir()}
@@ -189,18 +187,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	case strings.HasSuffix(r.URL.Path, "/git-receive-pack"):
 		s.receivePack.Add(1)
 	}
-	h := &cgi.Handler{
-		Path: GitPath,
-		Args: []string{"http-backend"},
-		Dir:  s.root,
-		Env: []string{
-			"GIT_PROJECT_ROOT=" + s.root,
-			"GIT_HTTP_EXPORT_ALL=1",
-			"GIT_CONFIG_NOSYSTEM=1",
-			"HOME=" + s.root,
-		},
-	}
-	h.ServeHTTP(w, r)
+	devgit.Backend(s.root).ServeHTTP(w, r)
 }
 
 func authorized(c Credentials, r *http.Request) bool {
