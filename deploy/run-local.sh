@@ -9,6 +9,8 @@ RUN_DIR=${RUN_DIR:-.run}
 LISTEN=${STOREOPS_LISTEN:-127.0.0.1:8080}
 GIT_LISTEN=${DEVGIT_LISTEN:-127.0.0.1:8081}
 GO=${GO:-go}
+STOREOPS=${STOREOPS:-bin/storeops}   # built by `make run`
+DEVGIT=${DEVGIT:-bin/devgit}
 mkdir -p "$RUN_DIR"
 
 if [ -z "${KUBECONFIG:-}" ]; then
@@ -22,8 +24,8 @@ if [ ! -s "$secret" ]; then
   (umask 077; head -c 32 /dev/urandom | base64 | tr -d '=+/\n' > "$secret")
 fi
 
-"$GO" build -o bin/devgit ./internal/devgit/cmd/devgit
-bin/devgit -root "$RUN_DIR/git" -seed stores.example.yaml -listen "$GIT_LISTEN" \
+"$GO" build -o "$DEVGIT" ./internal/devgit/cmd/devgit
+"$DEVGIT" -root "$RUN_DIR/git" -seed stores.example.yaml -listen "$GIT_LISTEN" \
   -webhook-url "http://$LISTEN/hooks/generic" -webhook-secret-file "$secret" &
 devgit=$!
 trap 'kill $devgit 2>/dev/null || true' EXIT
@@ -50,7 +52,7 @@ cat <<MSG
 
 MSG
 
-bin/storeops serve \
+"$STOREOPS" serve \
   --git-url "http://$GIT_LISTEN/stores.git" \
   --listen "$LISTEN" \
   --webhook-secret-file "$secret" --webhooks generic \
