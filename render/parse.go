@@ -48,14 +48,14 @@ func parseNode(file string, data []byte) (*yaml.Node, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, nil
 		}
-		return nil, ErrorList{syntaxError(file, err)}
+		return nil, ErrorList{syntaxError(file, data, err)}
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
 		return nil, ErrorList{{File: file, Line: extra.Line, Column: extra.Column,
 			Msg: "more than one YAML document; stores.yaml holds exactly one"}}
 	} else if !errors.Is(err, io.EOF) {
-		return nil, ErrorList{syntaxError(file, err)}
+		return nil, ErrorList{syntaxError(file, data, err)}
 	}
 	if len(doc.Content) == 0 {
 		return nil, nil
@@ -65,7 +65,11 @@ func parseNode(file string, data []byte) (*yaml.Node, error) {
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
 
-func syntaxError(file string, err error) *Error {
+// syntaxError locates a YAML syntax error. yaml.v3 names the line where
+// the enclosing block starts rather than the offending one, so the line is
+// found again: the first line whose prefix of the file no longer parses
+// (binary search; a prefix that fails stays failing as lines are added).
+func syntaxError(file string, data []byte, err error) *Error {
 	msg := err.Error()
 	line := 1
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
@@ -74,7 +78,43 @@ func syntaxError(file string, err error) *Error {
 	} else {
 		msg = strings.TrimPrefix(msg, "yaml: ")
 	}
-	return &Error{File: file, Line: line, Column: 1, Msg: "invalid YAML: " + msg}
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	if l := firstFailingLine(lines); l > 0 {
+		line = l
+	}
+	col := 1
+	if line <= len(lines) {
+		text := lines[line-1]
+		col = len(text) - len(bytes.TrimLeft(text, " ")) + 1
+	}
+	return &Error{File: file, Line: line, Column: col, Msg: "invalid YAML: " + msg}
+}
+
+// firstFailingLine is the smallest n such that the first n lines do not
+// parse, or 0 if every prefix parses.
+func firstFailingLine(lines [][]byte) int {
+	fails := func(n int) bool {
+		dec := yaml.NewDecoder(bytes.NewReader(bytes.Join(lines[:n], nil)))
+		for {
+			var doc yaml.Node
+			if err := dec.Decode(&doc); err != nil {
+				return !errors.Is(err, io.EOF)
+			}
+		}
+	}
+	lo, hi := 1, len(lines)
+	if hi == 0 || !fails(hi) {
+		return 0
+	}
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if fails(mid) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo
 }
 
 // field is one decoded scalar with the node it came from.
