@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -24,6 +25,7 @@ type dashboardFlags struct {
 	trustedHeader string
 	readAuth      bool
 	secureCookies bool
+	sessionKey    string
 
 	forgeKind, forgeURL, forgeRepo, forgeTokenFile string
 }
@@ -35,6 +37,7 @@ func (f *dashboardFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.trustedHeader, "dashboard-trusted-header", "", "header naming the user, set by an authenticating proxy in front of storeops (e.g. X-Forwarded-User)")
 	fs.BoolVar(&f.readAuth, "dashboard-read-auth", false, "require a login to read the dashboard too (proposing always requires one)")
 	fs.BoolVar(&f.secureCookies, "secure-cookies", false, "mark cookies Secure (set it when clients use TLS)")
+	fs.StringVar(&f.sessionKey, "dashboard-session-key-file", "", "file holding the key (32+ bytes) that signs logins; give every replica the same (default: random at start)")
 	fs.StringVar(&f.forgeKind, "forge", "", "forge of the config repository for pull requests: gitea, github or gitlab (empty: proposing disabled)")
 	fs.StringVar(&f.forgeURL, "forge-url", "", "forge API root (default https://api.github.com or https://gitlab.com; required for gitea)")
 	fs.StringVar(&f.forgeRepo, "forge-repo", "", "repository on the forge: owner/name (GitLab: group/project)")
@@ -63,6 +66,12 @@ func (f *dashboardFlags) build(e *engine, src sourceFlags, cluster web.ClusterRe
 		return nil, err
 	}
 	cfg := dashboard.Config{Board: e.board, Cluster: cluster, Auth: auth, Logger: log, Secure: f.secureCookies}
+	if f.sessionKey != "" {
+		if cfg.SessionKey, err = os.ReadFile(f.sessionKey); err != nil {
+			return nil, err
+		}
+		cfg.SessionKey = bytes.TrimRight(cfg.SessionKey, "\r\n")
+	}
 	if proposer != nil {
 		cfg.Proposer = proposer
 	}

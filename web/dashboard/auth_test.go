@@ -1,7 +1,9 @@
 package dashboard_test
 
 import (
+	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -328,5 +330,80 @@ func TestGuardAPI(t *testing.T) {
 		if anonymous != want || right != http.StatusOK || (readAuth && wrong != http.StatusUnauthorized) {
 			t.Errorf("read auth %t: anonymous %d, wrong token %d, right token %d", readAuth, anonymous, wrong, right)
 		}
+	}
+}
+
+// TestSessionKeyShared: with the same session key, a login made on one
+// replica holds on another.
+func TestSessionKeyShared(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	var replicas [2]*httptest.Server
+	for i := range replicas {
+		board := reconcile.NewBoard()
+		board.Publish(sampleSnapshot())
+		dash, err := dashboard.New(dashboard.Config{Board: board, SessionKey: key, Auth: dashboard.Auth{
+			ReadRequiresAuth: true, Users: map[string][]byte{"alice": aliceHash},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		replicas[i] = httptest.NewServer(dash)
+		defer replicas[i].Close()
+	}
+	if _, err := dashboard.New(dashboard.Config{Board: reconcile.NewBoard(), SessionKey: []byte("short")}); err == nil {
+		t.Error("a short session key was accepted")
+	}
+	// Log in on the first replica, with its CSRF token.
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar}
+	resp, err := client.Get(replicas[0].URL + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := csrfRE.FindSubmatch(body)
+	if m == nil {
+		t.Fatal("no CSRF token on the login page")
+	}
+	req, _ := http.NewRequest(http.MethodPost, replicas[0].URL+"/login", strings.NewReader(url.Values{
+		"csrf": {string(m[1])}, "user": {"alice"}, "password": {alicePassword}, "next": {"/"},
+	}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", replicas[0].URL)
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err = client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var session *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Value != "" && c.MaxAge >= 0 && strings.Contains(strings.ToLower(c.Name), "session") {
+			session = c
+		}
+	}
+	if resp.StatusCode != http.StatusSeeOther || session == nil {
+		t.Fatalf("login: %d, cookies %v", resp.StatusCode, resp.Cookies())
+	}
+	// The second replica accepts the session.
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(c *http.Cookie) int {
+		req, _ := http.NewRequest(http.MethodGet, replicas[1].URL+"/sync", nil)
+		if c != nil {
+			req.AddCookie(c)
+		}
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := get(nil); code != http.StatusSeeOther {
+		t.Fatalf("anonymous read answered %d, want a redirect to the login", code)
+	}
+	if code := get(session); code != http.StatusOK {
+		t.Fatalf("the other replica answered %d to a session made on the first", code)
 	}
 }

@@ -57,6 +57,10 @@ type Config struct {
 	// Secure marks the cookies Secure; set it when clients reach storeops
 	// over TLS (directly or through a proxy).
 	Secure bool
+	// SessionKey signs sessions and CSRF tokens. Give every replica the
+	// same key (at least 32 bytes) so that a login holds across replicas
+	// and restarts; when empty, a random key is made at start.
+	SessionKey []byte
 }
 
 // Auth configures authentication. Proposing always requires an
@@ -82,7 +86,7 @@ type Auth struct {
 type dashboard struct {
 	cfg     Config
 	log     *slog.Logger
-	key     []byte // signs sessions and CSRF tokens; new at every start
+	key     []byte // signs sessions and CSRF tokens
 	tokens  map[[32]byte]string
 	pages   map[string]*pageTemplate
 	static  *staticFiles
@@ -95,8 +99,8 @@ const maxStreams = 256
 
 // New checks cfg and returns the dashboard handler, to be mounted at "/":
 // server.Router().Mount("/", h). It refuses a missing Board and invalid
-// users or tokens. The key that signs sessions is random and lives only
-// in memory, so a restart logs everyone out.
+// users or tokens. Without Config.SessionKey the key that signs sessions
+// is random and lives only in memory, so a restart logs everyone out.
 func New(cfg Config) (*Dashboard, error) {
 	if cfg.Board == nil {
 		return nil, errors.New("dashboard: Config.Board is required")
@@ -128,8 +132,15 @@ func New(cfg Config) (*Dashboard, error) {
 		cfg: cfg, log: cfg.Logger, key: make([]byte, 32), tokens: tokens, pages: pages,
 		static: static, limiter: newLimiter(loginBurst, loginEvery), streams: make(chan struct{}, maxStreams),
 	}
-	if _, err := rand.Read(d.key); err != nil {
-		return nil, fmt.Errorf("dashboard: session key: %w", err)
+	switch {
+	case len(cfg.SessionKey) >= 32:
+		d.key = append([]byte(nil), cfg.SessionKey...)
+	case len(cfg.SessionKey) > 0:
+		return nil, errors.New("dashboard: the session key must be at least 32 bytes")
+	default:
+		if _, err := rand.Read(d.key); err != nil {
+			return nil, fmt.Errorf("dashboard: session key: %w", err)
+		}
 	}
 	return &Dashboard{Router: d.routes(), d: d}, nil
 }
