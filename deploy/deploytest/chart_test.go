@@ -156,7 +156,7 @@ secrets:
   git: {existingSecret: storeops-git, tokenKey: "", sshKeyKey: ssh-privatekey, knownHostsKey: known_hosts, sshKeyPassphraseKey: passphrase}
   webhook: {existingSecret: storeops-webhook}
   forge: {existingSecret: storeops-forge}
-  dashboard: {existingSecret: storeops-dashboard, usersKey: users, tokensKey: tokens}
+  dashboard: {existingSecret: storeops-dashboard, usersKey: users, tokensKey: tokens, sessionKeyKey: session-key}
 forge: {kind: gitea, url: "https://gitea.example.com", repo: ops/stores}
 dashboard: {readAuth: true, secureCookies: true}
 ingress:
@@ -271,6 +271,7 @@ func TestRenderSecretsAsFiles(t *testing.T) {
 		"--forge-token-file=/etc/storeops/secrets/forge-token",
 		"--dashboard-users-file=/etc/storeops/secrets/dashboard-users",
 		"--dashboard-tokens-file=/etc/storeops/secrets/dashboard-tokens",
+		"--dashboard-session-key-file=/etc/storeops/secrets/dashboard-session-key",
 		"--forge=gitea", "--forge-url=https://gitea.example.com", "--forge-repo=ops/stores",
 		"--dashboard-read-auth", "--secure-cookies", "--confirm-deletions=abc1234",
 	} {
@@ -305,7 +306,7 @@ func TestRenderSecretsAsFiles(t *testing.T) {
 		"git-ssh-key": "storeops-git/ssh-privatekey", "git-known-hosts": "storeops-git/known_hosts",
 		"git-ssh-key-passphrase": "storeops-git/passphrase", "webhook-secret": "storeops-webhook/webhook-secret",
 		"forge-token": "storeops-forge/token", "dashboard-users": "storeops-dashboard/users",
-		"dashboard-tokens": "storeops-dashboard/tokens",
+		"dashboard-tokens": "storeops-dashboard/tokens", "dashboard-session-key": "storeops-dashboard/session-key",
 	}
 	if fmt.Sprint(files) != fmt.Sprint(want) {
 		t.Errorf("secret files %v, want %v", files, want)

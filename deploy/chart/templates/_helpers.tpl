@@ -60,7 +60,7 @@ app.kubernetes.io/component: reconciler
 {{- $git := and $s.git.existingSecret (or $s.git.tokenKey $s.git.passwordKey $s.git.sshKeyKey) -}}
 {{- $hook := and $s.webhook.existingSecret $s.webhook.key -}}
 {{- $forge := and .Values.forge.kind $s.forge.existingSecret $s.forge.key -}}
-{{- $dash := and .Values.dashboard.enabled $s.dashboard.existingSecret (or $s.dashboard.usersKey $s.dashboard.tokensKey) -}}
+{{- $dash := and .Values.dashboard.enabled $s.dashboard.existingSecret (or $s.dashboard.usersKey $s.dashboard.tokensKey $s.dashboard.sessionKeyKey) -}}
 {{- if or $git $hook $forge $dash -}}
 true
 {{- end -}}
