@@ -15,7 +15,7 @@ STATICCHECK := $(CACHE_DIR)/tools/staticcheck-$(STATICCHECK_VERSION)
 TEST_TIMEOUT ?= 30m
 
 
-.PHONY: all build test unit lint fmt vet staticcheck run bench clean gitea-bin chromium
+.PHONY: all build test unit lint fmt vet staticcheck run bench bench-cluster clean gitea-bin chromium
 
 all: build
 
@@ -80,6 +80,13 @@ bench:
 	@mkdir -p $(CACHE_DIR)
 	$(GO) test -short -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem ./... > $(CACHE_DIR)/bench.txt || { cat $(CACHE_DIR)/bench.txt; exit 1; }
 	@$(GO) run ./internal/benchtable < $(CACHE_DIR)/bench.txt
+
+# bench-cluster runs the benchmarks that need the local control plane
+# (syncing fleets of stores until they are Ready), printed the same way.
+bench-cluster: devcluster-bin
+	@mkdir -p $(CACHE_DIR)
+	$(GO) test -run '^$$' -bench 'Cluster' -benchtime 1x -timeout 30m ./reconcile > $(CACHE_DIR)/bench-cluster.txt || { cat $(CACHE_DIR)/bench-cluster.txt; exit 1; }
+	@$(GO) run ./internal/benchtable < $(CACHE_DIR)/bench-cluster.txt
 
 clean:
 	rm -rf $(BIN_DIR)

@@ -46,7 +46,7 @@ func (m *mutations) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // harness wires a Reconciler to the real cluster, with a Git source.
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	client  kubernetes.Interface
 	rec     *reconcile.Reconciler
 	board   *reconcile.Board
@@ -57,7 +57,7 @@ type harness struct {
 	shift   atomic.Int64 // added to the reconciler's clock, to skip backoffs
 }
 
-func newHarness(t *testing.T, files map[string]string) *harness {
+func newHarness(t testing.TB, files map[string]string) *harness {
 	c := testcluster.Get(t)
 	h := &harness{t: t, counter: &mutations{}}
 	cfg := rest.CopyConfig(c.Config)
@@ -189,6 +189,13 @@ func (h *harness) credentials(store string) map[string][]byte {
 	return sec.Data
 }
 
+// deleteNamespaces deletes the stores' namespaces, whatever their state.
+func (h *harness) deleteNamespaces(stores ...string) {
+	for _, n := range stores {
+		_ = h.client.CoreV1().Namespaces().Delete(context.Background(), render.NamespacePrefix+n, metav1.DeleteOptions{})
+	}
+}
+
 func (h *harness) namespaceGone(store string) bool {
 	_, err := h.client.CoreV1().Namespaces().Get(context.Background(), render.NamespacePrefix+store, metav1.GetOptions{})
 	return apierrors.IsNotFound(err)
@@ -208,11 +215,7 @@ func TestStoreLifecycleOnRealCluster(t *testing.T) {
 `
 	h := newHarness(t, map[string]string{"stores.yaml": file})
 	names := []string{"lc-alpha", "lc-bravo", "lc-charlie"}
-	t.Cleanup(func() { // leave the shared cluster clean
-		for _, n := range append(names, "lc-delta") {
-			_ = h.client.CoreV1().Namespaces().Delete(context.Background(), render.NamespacePrefix+n, metav1.DeleteOptions{})
-		}
-	})
+	t.Cleanup(func() { h.deleteNamespaces(append(names, "lc-delta")...) }) // leave the shared cluster clean
 
 	// Create: three stores from the repository.
 	rec := h.mustSync()
