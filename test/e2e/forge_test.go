@@ -50,7 +50,7 @@ func TestDashboardProposesThroughGitea(t *testing.T) {
 		}
 	}
 	run("open the create form, log in",
-		chromedp.Navigate(base+"/stores/new"),
+		chromedp.Navigate(base+"/new-store"),
 		chromedp.WaitVisible(chromedp.ID("password")),
 		chromedp.SendKeys(chromedp.ID("user"), "alice"),
 		chromedp.SendKeys(chromedp.ID("password"), "correct horse"),

@@ -32,7 +32,7 @@ func TestReadOpenByDefault(t *testing.T) {
 
 func TestReadRequiresAuth(t *testing.T) {
 	e := start(t, func(c *dashboard.Config) { c.Auth.ReadRequiresAuth = true })
-	for _, path := range []string{"/", "/sync", "/stores/alpha", "/proposals", "/stores/new"} {
+	for _, path := range []string{"/", "/sync", "/stores/alpha", "/proposals", "/new-store"} {
 		r := e.get(path)
 		if r.status != http.StatusSeeOther || r.header.Get("Location") != "/login?next="+url.QueryEscape(path) {
 			t.Errorf("anonymous GET %s: %d to %q", path, r.status, r.header.Get("Location"))
@@ -56,17 +56,17 @@ func TestReadRequiresAuth(t *testing.T) {
 
 func TestLogin(t *testing.T) {
 	e := start(t, nil)
-	tok := e.csrf("/login?next=/stores/new")
+	tok := e.csrf("/login?next=/new-store")
 	for _, tc := range []struct{ user, pass string }{{"alice", "wrong"}, {"mallory", alicePassword}, {"alice", ""}} {
-		r := e.post("/login", form("csrf", tok, "user", tc.user, "password", tc.pass, "next", "/stores/new"))
+		r := e.post("/login", form("csrf", tok, "user", tc.user, "password", tc.pass, "next", "/new-store"))
 		if r.status != http.StatusUnauthorized {
 			t.Errorf("login %s/%q: %d, want 401", tc.user, tc.pass, r.status)
 		}
 		wantIn(t, "bad login", r.body, "Wrong user name or password.")
 		wantNotIn(t, "bad login", r.body, "Signed in as")
 	}
-	r := e.post("/login", form("csrf", tok, "user", "alice", "password", alicePassword, "next", "/stores/new"))
-	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/stores/new" {
+	r := e.post("/login", form("csrf", tok, "user", "alice", "password", alicePassword, "next", "/new-store"))
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/new-store" {
 		t.Fatalf("login: %d to %q", r.status, r.header.Get("Location"))
 	}
 	var session *http.Cookie
@@ -78,7 +78,7 @@ func TestLogin(t *testing.T) {
 	if session == nil || !session.HttpOnly || session.SameSite != http.SameSiteStrictMode || session.MaxAge <= 0 || session.Secure {
 		t.Errorf("session cookie %+v", session)
 	}
-	if r := e.get("/stores/new"); r.status != http.StatusOK || !strings.Contains(r.body, "Signed in as <strong>alice</strong>") {
+	if r := e.get("/new-store"); r.status != http.StatusOK || !strings.Contains(r.body, "Signed in as <strong>alice</strong>") {
 		t.Errorf("after login: %d", r.status)
 	}
 	// A tampered session is no session.
@@ -87,7 +87,7 @@ func TestLogin(t *testing.T) {
 	forged.Value = strings.Replace(session.Value, session.Value[:4], "Ym9i", 1) // "bob"
 	jar := e.newClient()
 	jar.Jar.SetCookies(u, []*http.Cookie{&forged})
-	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/stores/new", nil)
+	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/new-store", nil)
 	if r := e.do(jar, req); r.status != http.StatusSeeOther {
 		t.Errorf("tampered session: %d, want a redirect to login", r.status)
 	}
@@ -96,7 +96,7 @@ func TestLogin(t *testing.T) {
 	if r.status != http.StatusSeeOther {
 		t.Fatalf("logout: %d", r.status)
 	}
-	if r := e.get("/stores/new"); r.status != http.StatusSeeOther {
+	if r := e.get("/new-store"); r.status != http.StatusSeeOther {
 		t.Errorf("after logout: %d, want a redirect to login", r.status)
 	}
 }
@@ -142,13 +142,13 @@ func TestLoginRateLimit(t *testing.T) {
 
 func TestProposeRequiresAuth(t *testing.T) {
 	e := start(t, nil)
-	r := e.get("/stores/new")
-	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/login?next=%2Fstores%2Fnew" {
-		t.Errorf("anonymous GET /stores/new: %d to %q", r.status, r.header.Get("Location"))
+	r := e.get("/new-store")
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/login?next=%2Fnew-store" {
+		t.Errorf("anonymous GET /new-store: %d to %q", r.status, r.header.Get("Location"))
 	}
 	tok := e.csrf("/login")
 	for path, f := range map[string]url.Values{
-		"/stores/new":          form("csrf", tok, "name", "delta", "type", "medusa"),
+		"/new-store":          form("csrf", tok, "name", "delta", "type", "medusa"),
 		"/stores/alpha/delete": form("csrf", tok, "confirm", "alpha"),
 	} {
 		r := e.post(path, f)
@@ -164,7 +164,7 @@ func TestProposeRequiresAuth(t *testing.T) {
 
 func TestBearerToken(t *testing.T) {
 	e := start(t, nil)
-	r := e.post("/stores/new", form("name", "delta", "type", "medusa"), "Authorization: Bearer "+apiToken, "Origin:")
+	r := e.post("/new-store", form("name", "delta", "type", "medusa"), "Authorization: Bearer "+apiToken, "Origin:")
 	if r.status != http.StatusOK {
 		t.Fatalf("token POST: %d %s", r.status, r.body)
 	}
@@ -172,12 +172,12 @@ func TestBearerToken(t *testing.T) {
 	if got := e.proposer.Calls(); len(got) != 1 || got[0] != "create delta by robot" {
 		t.Errorf("calls %v", got)
 	}
-	r = e.get("/stores/new", "Authorization: Bearer not-a-token-of-anyone")
+	r = e.get("/new-store", "Authorization: Bearer not-a-token-of-anyone")
 	if r.status != http.StatusUnauthorized || r.header.Get("WWW-Authenticate") == "" {
 		t.Errorf("bad token: %d %q", r.status, r.header.Get("WWW-Authenticate"))
 	}
 	// A token does not excuse a foreign Origin.
-	r = e.post("/stores/new", form("name", "delta", "type", "medusa"), "Authorization: Bearer "+apiToken, "Origin: https://evil.example")
+	r = e.post("/new-store", form("name", "delta", "type", "medusa"), "Authorization: Bearer "+apiToken, "Origin: https://evil.example")
 	if r.status != http.StatusForbidden {
 		t.Errorf("token POST from another origin: %d, want 403", r.status)
 	}
@@ -185,21 +185,21 @@ func TestBearerToken(t *testing.T) {
 
 func TestTrustedHeader(t *testing.T) {
 	off := start(t, nil)
-	if r := off.get("/stores/new", "X-Forwarded-User: mallory"); r.status != http.StatusSeeOther {
+	if r := off.get("/new-store", "X-Forwarded-User: mallory"); r.status != http.StatusSeeOther {
 		t.Errorf("header without TrustedHeader: %d, want a redirect to login", r.status)
 	}
 	on := start(t, func(c *dashboard.Config) {
 		c.Auth.TrustedHeader = "X-Forwarded-User"
 		c.Auth.ReadRequiresAuth = true
 	})
-	r := on.get("/stores/new", "X-Forwarded-User: carol@example.com")
+	r := on.get("/new-store", "X-Forwarded-User: carol@example.com")
 	if r.status != http.StatusOK {
 		t.Fatalf("trusted header: %d", r.status)
 	}
 	wantIn(t, "trusted header", r.body, "Signed in as <strong>carol@example.com</strong>")
 	wantNotIn(t, "trusted header", r.body, `action="/logout"`)
 	tok := csrfRE.FindStringSubmatch(r.body)[1]
-	r = on.post("/stores/new", form("csrf", tok, "name", "delta", "type", "medusa"), "X-Forwarded-User: carol@example.com")
+	r = on.post("/new-store", form("csrf", tok, "name", "delta", "type", "medusa"), "X-Forwarded-User: carol@example.com")
 	if r.status != http.StatusOK {
 		t.Fatalf("trusted header POST: %d %s", r.status, r.body)
 	}
@@ -214,10 +214,10 @@ func TestTrustedHeader(t *testing.T) {
 func TestCSRF(t *testing.T) {
 	e := start(t, nil)
 	e.login()
-	good := e.csrf("/stores/new")
+	good := e.csrf("/new-store")
 	other := start(t, nil)
 	other.login()
-	foreign := other.csrf("/stores/new")
+	foreign := other.csrf("/new-store")
 	ok := form("csrf", good, "name", "delta", "type", "medusa")
 	for name, tc := range map[string]struct {
 		form url.Values
@@ -231,14 +231,14 @@ func TestCSRF(t *testing.T) {
 		"foreign referer":     {ok, []string{"Origin:", "Referer: https://evil.example/form"}},
 		"no origin":           {ok, []string{"Origin:"}},
 	} {
-		if r := e.post("/stores/new", tc.form, tc.hdr...); r.status != http.StatusForbidden {
+		if r := e.post("/new-store", tc.form, tc.hdr...); r.status != http.StatusForbidden {
 			t.Errorf("%s: %d, want 403", name, r.status)
 		}
 	}
 	if calls := e.proposer.Calls(); len(calls) != 0 {
 		t.Fatalf("proposer called: %v", calls)
 	}
-	if r := e.post("/stores/new", ok, "Origin:", "Referer: "+e.srv.URL+"/stores/new"); r.status != http.StatusOK {
+	if r := e.post("/new-store", ok, "Origin:", "Referer: "+e.srv.URL+"/new-store"); r.status != http.StatusOK {
 		t.Errorf("same-site referer: %d", r.status)
 	}
 	// The login and logout forms are protected too.

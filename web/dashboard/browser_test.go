@@ -260,7 +260,7 @@ func TestBrowserCreateStore(t *testing.T) {
 	e := serve(t, nil)
 	tab, _ := browser(t)
 	// Anonymous: the form leads to the login page, and back.
-	do(t, tab, "open the form", chromedp.Navigate(e.srv.URL+"/stores/new"), chromedp.WaitVisible(chromedp.ID("password")))
+	do(t, tab, "open the form", chromedp.Navigate(e.srv.URL+"/new-store"), chromedp.WaitVisible(chromedp.ID("password")))
 	screenshot(t, tab, "login")
 	login(t, tab)
 	do(t, tab, "form after login", chromedp.WaitVisible(chromedp.ID("name")))
@@ -342,7 +342,7 @@ func TestBrowserDeleteStore(t *testing.T) {
 	if loc := eval[string](t, anon, `location.pathname + location.search`); loc != "/login?next=/stores/gamma" {
 		t.Errorf("login link leads to %q", loc)
 	}
-	do(t, anon, "open the create form", chromedp.Navigate(e.srv.URL+"/stores/new"), chromedp.WaitVisible(chromedp.ID("password")))
+	do(t, anon, "open the create form", chromedp.Navigate(e.srv.URL+"/new-store"), chromedp.WaitVisible(chromedp.ID("password")))
 	if loc := eval[string](t, anon, `location.pathname`); loc != "/login" {
 		t.Errorf("anonymous create form at %q, want the login page", loc)
 	}

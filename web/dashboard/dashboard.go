@@ -197,8 +197,8 @@ func (d *dashboard) routes() chi.Router {
 		r.Get("/stores/{name}", d.storePage)
 		if d.cfg.Proposer != nil {
 			r.Get("/proposals", d.proposalsPage)
-			r.Get("/stores/new", d.createForm)
-			r.With(d.checkCSRF).Post("/stores/new", d.create)
+			r.Get("/new-store", d.createForm)
+			r.With(d.checkCSRF).Post("/new-store", d.create)
 			r.With(d.checkCSRF).Post("/stores/{name}/delete", d.remove)
 		}
 	})

@@ -37,7 +37,7 @@ func TestPagesRender(t *testing.T) {
 			"stores.yaml:14:11: stores[2].name: &#34;Bad_Name&#34; is not a DNS label", "gamma: install: timed out", "leader: applies changes"}},
 		{"/proposals", []string{"<h1>Proposals", `href="https://git.example.com/shops/stores/pulls/9"`, "#9 create store delta",
 			"state-open", "state-merged", "state-closed", ">merged<", ">closed<"}},
-		{"/stores/new", []string{"<h1>Create a store", `name="name"`, `name="type"`, `name="plan"`, `name="adminEmail"`, `name="domain"`,
+		{"/new-store", []string{"<h1>Create a store", `name="name"`, `name="type"`, `name="plan"`, `name="adminEmail"`, `name="domain"`,
 			`<option value="woocommerce" selected>`, `<option value="large">`}},
 		{"/login", []string{"<h1>Log in", `name="password"`, `type="password"`}},
 	} {
@@ -172,13 +172,13 @@ func TestEscaping(t *testing.T) {
 func TestRefusedBannerOnEveryPage(t *testing.T) {
 	e := start(t, nil)
 	e.login()
-	for _, path := range []string{"/", "/sync", "/stores/alpha", "/proposals", "/stores/new", "/login", "/nope"} {
+	for _, path := range []string{"/", "/sync", "/stores/alpha", "/proposals", "/new-store", "/login", "/nope"} {
 		if r := e.get(path); strings.Contains(r.body, `class="banner"`) {
 			t.Errorf("%s: banner without a refusal", path)
 		}
 	}
 	e.board.Publish(refused())
-	for _, path := range []string{"/", "/sync", "/stores/alpha", "/proposals", "/stores/new", "/login", "/nope"} {
+	for _, path := range []string{"/", "/sync", "/stores/alpha", "/proposals", "/new-store", "/login", "/nope"} {
 		r := e.get(path)
 		wantIn(t, path, r.body, `class="banner" role="alert"`, "Sync refused — stores.yaml is invalid",
 			"stores.yaml at 5a5a5a5 is invalid; nothing applied",
@@ -210,16 +210,16 @@ func TestProposingDisabled(t *testing.T) {
 	e := start(t, func(c *dashboard.Config) { c.Proposer = nil })
 	e.login()
 	r := e.get("/")
-	wantNotIn(t, "stores", r.body, `href="/stores/new"`, `href="/proposals"`)
+	wantNotIn(t, "stores", r.body, `href="/new-store"`, `href="/proposals"`)
 	wantNotIn(t, "store", e.get("/stores/alpha").body, "Delete this store")
-	for _, path := range []string{"/stores/new", "/proposals"} {
+	for _, path := range []string{"/new-store", "/proposals"} {
 		if r := e.get(path); r.status != http.StatusNotFound {
 			t.Errorf("GET %s: %d, want 404", path, r.status)
 		}
 	}
 	tok := e.csrf("/")
-	if r := e.post("/stores/new", form("csrf", tok, "name", "delta", "type", "medusa")); r.status != http.StatusNotFound && r.status != http.StatusMethodNotAllowed {
-		t.Errorf("POST /stores/new: %d, want 404", r.status)
+	if r := e.post("/new-store", form("csrf", tok, "name", "delta", "type", "medusa")); r.status != http.StatusNotFound && r.status != http.StatusMethodNotAllowed {
+		t.Errorf("POST /new-store: %d, want 404", r.status)
 	}
 	if r := e.post("/stores/alpha/delete", form("csrf", tok, "confirm", "alpha")); r.status != http.StatusNotFound {
 		t.Errorf("POST delete: %d, want 404", r.status)
@@ -324,5 +324,16 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		if _, err := dashboard.New(cfg); err == nil {
 			t.Errorf("%s: New accepted it", name)
 		}
+	}
+}
+
+// TestStoreNamedNew: "new" is a valid store name and has its page.
+func TestStoreNamedNew(t *testing.T) {
+	e := start(t, nil)
+	snap := sampleSnapshot()
+	snap.Stores = append(snap.Stores, store("new", "medusa", "small", reconcile.PhaseReady))
+	e.board.Publish(snap)
+	if r := e.get("/stores/new"); r.status != http.StatusOK || !strings.Contains(r.body, "store-new") {
+		t.Fatalf("/stores/new: %d", r.status)
 	}
 }

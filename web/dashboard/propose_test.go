@@ -82,7 +82,7 @@ func TestCreateStore(t *testing.T) {
 				return tc.result(s)
 			}
 			e.login()
-			r := e.post("/stores/new", form(append([]string{"csrf", e.csrf("/stores/new")}, tc.form...)...))
+			r := e.post("/new-store", form(append([]string{"csrf", e.csrf("/new-store")}, tc.form...)...))
 			if r.status != tc.status {
 				t.Errorf("status %d, want %d: %s", r.status, tc.status, r.body)
 			}
