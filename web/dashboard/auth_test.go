@@ -148,7 +148,7 @@ func TestProposeRequiresAuth(t *testing.T) {
 	}
 	tok := e.csrf("/login")
 	for path, f := range map[string]url.Values{
-		"/new-store":          form("csrf", tok, "name", "delta", "type", "medusa"),
+		"/new-store":           form("csrf", tok, "name", "delta", "type", "medusa"),
 		"/stores/alpha/delete": form("csrf", tok, "confirm", "alpha"),
 	} {
 		r := e.post(path, f)
