@@ -4,10 +4,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 
+	"github.com/storeops/storeops/internal/storeopsbin"
 	"github.com/storeops/storeops/internal/testcluster"
 )
 
@@ -20,20 +19,13 @@ func TestMain(m *testing.M) {
 	if testing.Short() {
 		os.Exit(testcluster.Main(m))
 	}
-	dir, err := os.MkdirTemp("", "storeops-deploytest-")
-	if err != nil {
+	var cleanup func()
+	var err error
+	if binary, cleanup, err = storeopsbin.Build(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "storeops")
-	build := exec.Command("go", "build", "-o", binary, "github.com/storeops/storeops/cmd/storeops")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build storeops:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
 	code := testcluster.Main(m)
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }

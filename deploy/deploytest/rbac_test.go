@@ -1,7 +1,6 @@
 package deploytest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,12 +11,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/storeops/storeops/internal/gittest"
+	"github.com/storeops/storeops/internal/storeopsbin"
 	"github.com/storeops/storeops/internal/testcluster"
 	"github.com/storeops/storeops/web"
 	"helm.sh/helm/v3/pkg/action"
@@ -436,23 +435,8 @@ func TestServeLeadsAsServiceAccount(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the two writers of a process.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer collects what a storeops process prints.
+type syncBuffer = storeopsbin.Output
 
 // TestServiceAccountIsRefused: what the chart's RBAC must not allow, asked
 // of the API server's authorizer (SubjectAccessReview) and, for a few,

@@ -15,14 +15,13 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/storeops/storeops/internal/storeopsbin"
 	"github.com/storeops/storeops/internal/testcluster"
 	"github.com/storeops/storeops/reconcile"
 	"github.com/storeops/storeops/web"
@@ -32,20 +31,14 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "storeops-e2e-")
-	if err != nil {
+	var cleanup func()
+	var err error
+	if binary, cleanup, err = storeopsbin.Build(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary = filepath.Join(dir, "storeops")
-	build := exec.Command("go", "build", "-o", binary, "github.com/storeops/storeops/cmd/storeops")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build storeops:", err)
-		os.Exit(1)
-	}
 	code := testcluster.Main(m)
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 
@@ -69,22 +62,7 @@ type daemon struct {
 	done chan error
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = storeopsbin.Output
 
 const webhookSecret = "e2e-webhook-secret"
 

@@ -1,0 +1,51 @@
+// Package storeopsbin builds the storeops binary for tests that run it the
+// way a user does, and collects what a running process prints.
+package storeopsbin
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+)
+
+// Build compiles cmd/storeops into a new temporary directory and returns
+// the binary's path and a function that removes it. Compiler output goes
+// to stderr.
+func Build() (path string, cleanup func(), err error) {
+	dir, err := os.MkdirTemp("", "storeops-bin-")
+	if err != nil {
+		return "", nil, err
+	}
+	path = filepath.Join(dir, "storeops")
+	cmd := exec.Command("go", "build", "-o", path, "github.com/storeops/storeops/cmd/storeops")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("build storeops: %w", err)
+	}
+	return path, func() { os.RemoveAll(dir) }, nil
+}
+
+// Output is what a process writes to stdout and stderr, safe for both
+// writers and for reading while it runs.
+type Output struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (o *Output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.Write(p)
+}
+
+// String returns everything written so far.
+func (o *Output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.String()
+}
