@@ -114,6 +114,17 @@ func inNamespace[T any](inf cache.SharedIndexInformer, ns string) []T {
 	return out
 }
 
+// cached looks one object up in an informer's cache by namespace and name.
+func cached[T any](inf cache.SharedIndexInformer, ns, name string) (T, bool) {
+	var zero T
+	it, ok, _ := inf.GetIndexer().GetByKey(ns + "/" + name)
+	if !ok {
+		return zero, false
+	}
+	t, ok := it.(T)
+	return t, ok
+}
+
 // Observe returns the live state of every managed store, read from the
 // caches. The objects are shared with the caches: do not modify them.
 func (o *Observer) Observe() Observed {
@@ -131,26 +142,10 @@ func (o *Observer) Observe() Observed {
 
 func (o *Observer) observeStore(name string, ns *corev1.Namespace) *ObservedStore {
 	s := &ObservedStore{Name: name, Namespace: ns}
-	for _, q := range inNamespace[*corev1.ResourceQuota](o.quotas, ns.Name) {
-		if q.Name == render.QuotaName {
-			s.Quota = q
-		}
-	}
-	for _, l := range inNamespace[*corev1.LimitRange](o.limitRanges, ns.Name) {
-		if l.Name == render.LimitRangeName {
-			s.LimitRange = l
-		}
-	}
-	for _, p := range inNamespace[*networkingv1.NetworkPolicy](o.policies, ns.Name) {
-		if p.Name == render.NetworkPolicyName {
-			s.NetworkPolicy = p
-		}
-	}
-	for _, sec := range inNamespace[*corev1.Secret](o.secrets, ns.Name) {
-		if sec.Name == render.CredentialsSecret {
-			s.Credentials = true
-		}
-	}
+	s.Quota, _ = cached[*corev1.ResourceQuota](o.quotas, ns.Name, render.QuotaName)
+	s.LimitRange, _ = cached[*corev1.LimitRange](o.limitRanges, ns.Name, render.LimitRangeName)
+	s.NetworkPolicy, _ = cached[*networkingv1.NetworkPolicy](o.policies, ns.Name, render.NetworkPolicyName)
+	_, s.Credentials = cached[*corev1.Secret](o.secrets, ns.Name, render.CredentialsSecret)
 	rel, manifest := o.release(name, ns.Name)
 	s.Release = rel
 	s.Workloads = o.health(ns.Name)
@@ -233,10 +228,6 @@ func (o *Observer) health(ns string) []Workload {
 // drift compares the release's objects with the caches: objects gone, and
 // Deployments or StatefulSets whose replicas or images were changed.
 func (o *Observer) drift(ns string, m *parsedManifest) (missing, drifted []string) {
-	exists := func(inf cache.SharedIndexInformer, name string) (any, bool) {
-		it, ok, _ := inf.GetIndexer().GetByKey(ns + "/" + name)
-		return it, ok
-	}
 	for _, obj := range m.objects {
 		var inf cache.SharedIndexInformer
 		switch obj.Kind {
@@ -256,7 +247,7 @@ func (o *Observer) drift(ns string, m *parsedManifest) (missing, drifted []strin
 		if obj.Namespace != "" && obj.Namespace != ns {
 			continue
 		}
-		live, ok := exists(inf, obj.Name)
+		live, ok := cached[any](inf, ns, obj.Name)
 		if !ok {
 			missing = append(missing, obj.Kind+"/"+obj.Name)
 			continue
