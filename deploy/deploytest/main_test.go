@@ -2,7 +2,6 @@ package deploytest
 
 import (
 	"flag"
-	"fmt"
 	"os"
 	"testing"
 
@@ -19,13 +18,5 @@ func TestMain(m *testing.M) {
 	if testing.Short() {
 		os.Exit(testcluster.Main(m))
 	}
-	var cleanup func()
-	var err error
-	if binary, cleanup, err = storeopsbin.Build(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := testcluster.Main(m)
-	cleanup()
-	os.Exit(code)
+	os.Exit(storeopsbin.Main(m, &binary, testcluster.Main))
 }

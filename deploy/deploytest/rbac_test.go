@@ -196,15 +196,11 @@ func runStoreops(t *testing.T, args ...string) (int, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = storeopsEnv()
-	out, err := cmd.CombinedOutput()
-	if ee, ok := err.(*exec.ExitError); ok {
-		return ee.ExitCode(), string(out)
-	} else if err != nil {
+	code, out, err := storeopsbin.Run(ctx, binary, storeopsEnv(), args...)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return 0, string(out)
+	return code, out
 }
 
 func writeFile(t *testing.T, name, content string) string {

@@ -4,11 +4,14 @@ package storeopsbin
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"testing"
 )
 
 // Build compiles cmd/storeops into a new temporary directory and returns
@@ -48,4 +51,32 @@ func (o *Output) String() string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.b.String()
+}
+
+// Main is the TestMain of a package that runs the storeops binary: it
+// builds the binary into *path, runs run(m) (m.Run, or a wrapper such as
+// testcluster.Main), removes the binary and returns the exit code.
+func Main(m *testing.M, path *string, run func(*testing.M) int) int {
+	p, cleanup, err := Build()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer cleanup()
+	*path = p
+	return run(m)
+}
+
+// Run runs the binary to the end and returns its exit code and combined
+// output. env nil means the environment of the test. err is set only when
+// the binary could not be run at all.
+func Run(ctx context.Context, binary string, env []string, args ...string) (code int, out string, err error) {
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = env
+	b, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exit.ExitCode(), string(b), nil
+	}
+	return 0, string(b), err
 }

@@ -9,7 +9,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -30,17 +29,7 @@ import (
 // binary is the storeops binary built for this test run.
 var binary string
 
-func TestMain(m *testing.M) {
-	var cleanup func()
-	var err error
-	if binary, cleanup, err = storeopsbin.Build(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := testcluster.Main(m)
-	cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(storeopsbin.Main(m, &binary, testcluster.Main)) }
 
 // freeAddr returns a loopback address with a free port.
 func freeAddr(t *testing.T) string {
@@ -211,14 +200,11 @@ func run(t *testing.T, args ...string) (int, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
-	out, err := cmd.CombinedOutput()
-	if ee, ok := err.(*exec.ExitError); ok {
-		return ee.ExitCode(), string(out)
-	} else if err != nil {
+	code, out, err := storeopsbin.Run(ctx, binary, nil, args...)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return 0, string(out)
+	return code, out
 }
 
 func contains(s string, subs ...string) bool {
