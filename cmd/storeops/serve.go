@@ -127,15 +127,16 @@ type daemon struct {
 	metrics *metrics.Metrics
 	web     *web.Server
 
-	wake     *reconcile.Signal // a sync is wanted
-	reason   atomic.Pointer[string]
-	leading  atomic.Pointer[context.Context] // set while leading; cancelled on loss
-	ready    atomic.Bool
-	retryMu  sync.Mutex
-	retry    *time.Timer
-	last     *revision // last good revision
-	lastBad  string    // last refused revision, reported once
-	lastDown string    // last source error, reported once
+	wake       *reconcile.Signal // a sync is wanted
+	reason     atomic.Pointer[string]
+	leading    atomic.Pointer[context.Context] // set while leading; cancelled on loss
+	ready      atomic.Bool
+	retryMu    sync.Mutex
+	retry      *time.Timer
+	last       *revision          // last good revision
+	lastBad    string             // last refused revision, reported once
+	badRefusal *reconcile.Refusal // why it was refused
+	lastDown   string             // last source error, reported once
 }
 
 func newDaemon(cfg serveConfig, log *slog.Logger) (*daemon, error) {
@@ -325,14 +326,19 @@ func (d *daemon) syncOnce(ctx context.Context, trigger string) {
 		}
 	} else {
 		d.lastDown = ""
-		cfg, perr := render.Parse(snap.Path, snap.Data, d.cfg.source.limits)
-		if perr != nil {
-			held = invalidRefusal(snap, perr)
-			if snap.Revision != d.lastBad {
-				d.lastBad = snap.Revision
+		switch {
+		case d.last != nil && snap.Revision == d.last.snap.Revision:
+			// The applied revision: parsed already.
+		case snap.Revision == d.lastBad:
+			held = d.badRefusal // refused already; still shown
+		default:
+			cfg, perr := render.Parse(snap.Path, snap.Data, d.cfg.source.limits)
+			if perr != nil {
+				held = invalidRefusal(snap, perr)
+				d.lastBad, d.badRefusal = snap.Revision, held
 				d.rec.Refuse(snap.Revision, trigger, held)
+				break
 			}
-		} else {
 			d.last = &revision{snap: snap, cfg: cfg}
 		}
 	}
