@@ -19,7 +19,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/storeops/storeops/internal/devgit"
 )
@@ -57,7 +56,7 @@ type Server struct {
 	mu    sync.Mutex
 	srv   *httptest.Server
 	creds Credentials
-	delay time.Duration
+	hung  chan struct{} // non-nil while Hang holds requests; closed by Release
 
 	infoRefs, uploadPack, receivePack, unauthorized atomic.Int64
 }
@@ -95,12 +94,24 @@ func (s *Server) RequireAuth(c Credentials) {
 	s.creds = c
 }
 
-// SetDelay makes the server wait d before answering each request (or
-// until the client gives up), to test timeouts. Zero turns it off.
-func (s *Server) SetDelay(d time.Duration) {
+// Hang makes the server hold every request from now on until Release is
+// called or the client gives up, to test timeouts without racing a clock.
+func (s *Server) Hang() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.delay = d
+	if s.hung == nil {
+		s.hung = make(chan struct{})
+	}
+}
+
+// Release answers the requests held by Hang and stops holding new ones.
+func (s *Server) Release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.hung != nil {
+		close(s.hung)
+		s.hung = nil
+	}
 }
 
 // Stop closes the listener and every connection, waiting for requests
@@ -164,11 +175,11 @@ func (s *Server) serve(ln net.Listener) {
 
 func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	creds, delay := s.creds, s.delay
+	creds, hung := s.creds, s.hung
 	s.mu.Unlock()
-	if delay > 0 {
+	if hung != nil {
 		select {
-		case <-time.After(delay):
+		case <-hung:
 		case <-r.Context().Done():
 			return
 		}

@@ -21,7 +21,7 @@ func TestStartStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	var data []byte
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if data, _ = os.ReadFile(log); strings.HasSuffix(string(data), "\n") && strings.Contains(string(data), "\nchild ") {
 			break
 		}
@@ -48,7 +48,7 @@ func TestStartStop(t *testing.T) {
 	}
 	// The shell's child got the signal too: it is gone or a zombie
 	// soon after.
-	for deadline := time.Now().Add(5 * time.Second); running(child); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(time.Minute); running(child); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the shell's child %d still runs after Stop", child)
 		}
