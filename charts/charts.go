@@ -11,12 +11,12 @@ package charts
 import (
 	"bytes"
 	"embed"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"math/big"
 	"path"
 	"slices"
 	"strings"
@@ -105,9 +105,11 @@ type Format string
 
 // Formats of credential values.
 const (
-	// FormatRandom is 32 random bytes as unpadded URL-safe base64 (43
-	// characters). Values are used inside URLs (DATABASE_URL, REDIS_URL) and
-	// shell-free command lines, so they must stay URL-safe.
+	// FormatRandom is 32 random bytes written in base 62: exactly 43 letters
+	// and digits (256 bits, no bias). Only letters and digits, so that no
+	// command line, configuration file, URL or shell word can misread a
+	// value: none starts with '-' (a Redis password "--x" was read as an
+	// option), and none needs quoting or URL-encoding.
 	FormatRandom Format = "random"
 	// FormatPublishableKey is a Medusa publishable API key token: "pk_"
 	// followed by 64 lowercase hex digits (32 random bytes), the shape Medusa
@@ -133,8 +135,28 @@ func (s SecretKeySpec) Generate(r io.Reader) (string, error) {
 	case FormatPublishableKey:
 		return "pk_" + hex.EncodeToString(b), nil
 	default:
-		return base64.RawURLEncoding.EncodeToString(b), nil
+		return base62(b), nil
 	}
+}
+
+// base62Digits are the digits of FormatRandom values.
+const base62Digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// randomLength is the length of a FormatRandom value: 62^43 > 2^256, so 43
+// base-62 digits hold any 32 bytes.
+const randomLength = 43
+
+// base62 writes b, a big-endian number, as randomLength base-62 digits
+// (zero-padded on the left).
+func base62(b []byte) string {
+	n := new(big.Int).SetBytes(b)
+	out := make([]byte, randomLength)
+	base, rem := big.NewInt(62), new(big.Int)
+	for i := randomLength - 1; i >= 0; i-- {
+		n.QuoRem(n, base, rem)
+		out[i] = base62Digits[rem.Int64()]
+	}
+	return string(out)
 }
 
 // wordpressKeys are the eight authentication keys and salts of wp-config.php.
