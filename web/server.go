@@ -22,7 +22,7 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultMaxBodyBytes   = gitsource.DefaultMaxWebhookBody
+	DefaultMaxBodyBytes   = gitsource.DefaultMaxWebhookBody // GitHub's limit is gitsource.GitHubMaxWebhookBody
 	DefaultRequestTimeout = 15 * time.Second
 )
 
@@ -50,8 +50,15 @@ type Config struct {
 	// Ready reports readiness for /readyz: nil when ready. A nil Ready is
 	// always ready.
 	Ready func() error
-	// MaxBodyBytes limits webhook bodies (DefaultMaxBodyBytes when <= 0).
+	// MaxBodyBytes limits the webhook bodies of every provider. When <=
+	// 0, each provider has its own limit, gitsource.MaxWebhookBody: 25
+	// MiB for GitHub (streamed, not held in memory), 1 MiB for the
+	// others.
 	MaxBodyBytes int64
+	// DeliveryMemory is how many webhook delivery IDs are remembered to
+	// acknowledge a delivery received again without triggering
+	// (gitsource.DefaultDeliveryMemory when <= 0).
+	DeliveryMemory int
 	// RequestTimeout bounds the API handlers (DefaultRequestTimeout when
 	// <= 0).
 	RequestTimeout time.Duration
@@ -79,6 +86,7 @@ type Server struct {
 	cfg    Config
 	log    *slog.Logger
 	hooks  map[gitsource.Provider][]byte
+	seen   *gitsource.Deliveries
 	router chi.Router
 }
 
@@ -92,13 +100,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = DefaultMaxBodyBytes
-	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = DefaultRequestTimeout
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, hooks: map[gitsource.Provider][]byte{}}
+	s := &Server{cfg: cfg, log: cfg.Logger, hooks: map[gitsource.Provider][]byte{}, seen: gitsource.NewDeliveries(cfg.DeliveryMemory)}
 	for _, h := range cfg.Webhooks {
 		p, err := gitsource.ParseProvider(string(h.Provider))
 		if err != nil || p != h.Provider {

@@ -65,7 +65,7 @@ func New() *Metrics {
 		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace,
 			Name:      "webhooks_total",
-			Help:      "Webhook requests, by provider and result (accepted, ignored, unauthorized, bad_request, too_large, method_not_allowed, not_found, error).",
+			Help:      "Webhook requests, by provider and result (accepted, ignored, replayed, unauthorized, bad_request, too_large, method_not_allowed, not_found, error).",
 		}, []string{"provider", "result"}),
 		board: newBoardCollector(),
 	}
