@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,8 +22,9 @@ import (
 	"github.com/storeops/storeops/web"
 )
 
-// EnvWebhookSecret holds the webhook secret when no file is given.
-const EnvWebhookSecret = "STOREOPS_WEBHOOK_SECRET"
+// EnvWebhookSecret holds the deprecated shared webhook secret when no
+// file is given; each provider's own is gitsource.EnvWebhookSecretFor.
+const EnvWebhookSecret = gitsource.EnvWebhookSecret
 
 // serveConfig is everything `storeops serve` is told on its command line.
 type serveConfig struct {
@@ -35,8 +35,9 @@ type serveConfig struct {
 	schedule  string
 	history   int
 
-	webhooks          string
-	webhookSecretFile string
+	webhooks           string
+	webhookSecretFile  string
+	webhookSecretFiles map[gitsource.Provider]*string
 
 	leaderElect    bool
 	leaseNamespace string
@@ -55,8 +56,12 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	c.engine.register(fs)
 	c.dashboard.register(fs)
 	fs.IntVar(&c.history, "history", 50, "syncs kept in the status")
-	fs.StringVar(&c.webhooks, "webhooks", "github,gitlab,gitea,generic", "webhook receivers to enable, at /hooks/<provider>")
-	fs.StringVar(&c.webhookSecretFile, "webhook-secret-file", "", "file holding the webhook secret (or $"+EnvWebhookSecret+"); without a secret no webhook is enabled")
+	c.webhookSecretFiles = map[gitsource.Provider]*string{}
+	for _, p := range gitsource.Providers {
+		c.webhookSecretFiles[p] = fs.String("webhook-secret-"+string(p)+"-file", "", "file holding the secret of the "+string(p)+" webhook (or $"+gitsource.EnvWebhookSecretFor(p)+"); enables /hooks/"+string(p))
+	}
+	fs.StringVar(&c.webhooks, "webhooks", "", "webhook receivers to enable, at /hooks/<provider> (default: every provider with a secret)")
+	fs.StringVar(&c.webhookSecretFile, "webhook-secret-file", "", "deprecated: one secret (or $"+EnvWebhookSecret+") for the receivers --webhooks names that have none of their own")
 	fs.BoolVar(&c.leaderElect, "leader-elect", true, "elect a leader with a Lease so that only one replica applies")
 	fs.StringVar(&c.leaseNamespace, "leader-election-namespace", envOr("POD_NAMESPACE", "default"), "namespace of the leader Lease")
 	fs.StringVar(&c.leaseName, "leader-election-name", "storeops-leader", "name of the leader Lease")
@@ -153,7 +158,7 @@ func newDaemon(cfg serveConfig, log *slog.Logger) (*daemon, error) {
 	d.rec.Metrics = d.metrics
 	d.metrics.WatchBoard(d.board)
 
-	hooks, err := cfg.webhookConfig()
+	hooks, err := cfg.webhookConfig(log)
 	if err != nil {
 		return nil, err
 	}
@@ -191,30 +196,26 @@ func newDaemon(cfg serveConfig, log *slog.Logger) (*daemon, error) {
 	return d, nil
 }
 
-// webhookConfig enables the listed receivers with the secret from its file
-// or the environment.
-func (c *serveConfig) webhookConfig() ([]web.Webhook, error) {
-	secret := os.Getenv(EnvWebhookSecret)
-	if c.webhookSecretFile != "" {
-		if secret != "" {
-			return nil, fmt.Errorf("webhook secret given both in a file and in $%s", EnvWebhookSecret)
-		}
-		b, err := os.ReadFile(c.webhookSecretFile)
-		if err != nil {
-			return nil, fmt.Errorf("webhook secret: %w", err)
-		}
-		secret = strings.TrimRight(string(b), " \t\r\n")
+// webhookConfig enables the receivers that have a secret (see
+// gitsource.WebhookSecrets) and logs its warnings.
+func (c *serveConfig) webhookConfig(log *slog.Logger) ([]web.Webhook, error) {
+	files := map[gitsource.Provider]string{}
+	for p, f := range c.webhookSecretFiles {
+		files[p] = *f
 	}
-	if secret == "" || c.webhooks == "" {
-		return nil, nil
+	secrets, warnings, err := gitsource.WebhookSecrets(gitsource.WebhookConfig{
+		Files: files, SharedFile: c.webhookSecretFile, Enabled: c.webhooks}, nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range warnings {
+		log.Warn(w)
 	}
 	var out []web.Webhook
-	for _, name := range strings.Split(c.webhooks, ",") {
-		p, err := gitsource.ParseProvider(strings.TrimSpace(name))
-		if err != nil {
-			return nil, fmt.Errorf("-webhooks: %w", err)
+	for _, p := range gitsource.Providers {
+		if secrets[p] != nil {
+			out = append(out, web.Webhook{Provider: p, Secret: secrets[p]})
 		}
-		out = append(out, web.Webhook{Provider: p, Secret: []byte(secret)})
 	}
 	return out, nil
 }
