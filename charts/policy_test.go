@@ -2,6 +2,7 @@ package charts_test
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -93,6 +94,14 @@ func workloads(t *testing.T, objs []object) (ws []workload, claims []corev1.Pers
 			var j batchv1.Job
 			mustUnmarshal(t, data, &j)
 			ws = append(ws, workload{"Job/" + j.Name, j.Spec.Template.Spec, 1})
+		case "CronJob":
+			// concurrencyPolicy Forbid: one Job of it at a time.
+			var j batchv1.CronJob
+			mustUnmarshal(t, data, &j)
+			if j.Spec.ConcurrencyPolicy != batchv1.ForbidConcurrent {
+				t.Errorf("CronJob %s: concurrencyPolicy %q, want Forbid", j.Name, j.Spec.ConcurrencyPolicy)
+			}
+			ws = append(ws, workload{"CronJob/" + j.Name, j.Spec.JobTemplate.Spec.Template.Spec, 1})
 		case "PersistentVolumeClaim":
 			var c corev1.PersistentVolumeClaim
 			mustUnmarshal(t, data, &c)
@@ -241,8 +250,10 @@ func TestHardened(t *testing.T) {
 }
 
 // TestCredentialsFromSecret checks that the charts create no Secret, that every
-// credential comes from existingSecret by one of SecretKeys, and that every key
-// is used.
+// credential comes from existingSecret by one of SecretKeys, that every key is
+// used, and that credentials reach containers only as files: no environment
+// variable from the Secret (they leak into process listings, crash dumps and
+// child processes) and no password on a command line.
 func TestCredentialsFromSecret(t *testing.T) {
 	for _, typ := range charts.Types() {
 		vals := storeValues("shop")
@@ -253,21 +264,50 @@ func TestCredentialsFromSecret(t *testing.T) {
 			if o["kind"] == "Secret" {
 				t.Errorf("%s: chart renders a Secret %v", typ, o["metadata"])
 			}
+			if o["kind"] == "ConfigMap" {
+				data, _ := o["data"].(map[string]any)
+				for name, v := range data {
+					if text, _ := v.(string); passwordFlag.MatchString(text) {
+						t.Errorf("%s: ConfigMap %v %s passes a password on a command line: %s", typ, o["metadata"], name, passwordFlag.FindString(text))
+					}
+				}
+			}
 		}
 		for _, w := range ws {
+			for _, v := range w.pod.Volumes {
+				if v.Secret == nil {
+					continue
+				}
+				if v.Secret.SecretName != vals["existingSecret"] || (v.Secret.Optional != nil && *v.Secret.Optional) {
+					t.Errorf("%s %s: volume %s from Secret %q (optional %v)", typ, w.name, v.Name, v.Secret.SecretName, v.Secret.Optional)
+				}
+				if v.Secret.DefaultMode == nil || *v.Secret.DefaultMode&0o007 != 0 {
+					t.Errorf("%s %s: volume %s: files readable by others (mode %v)", typ, w.name, v.Name, v.Secret.DefaultMode)
+				}
+				if len(v.Secret.Items) == 0 {
+					t.Errorf("%s %s: volume %s mounts every key; list the ones the pod needs", typ, w.name, v.Name)
+				}
+				for _, it := range v.Secret.Items {
+					if !slices.Contains(charts.SecretKeys(typ), it.Key) {
+						t.Errorf("%s %s: volume %s has unknown key %q", typ, w.name, v.Name, it.Key)
+					}
+					used[it.Key] = true
+				}
+			}
 			for _, c := range append(slices.Clone(w.pod.InitContainers), w.pod.Containers...) {
 				for _, e := range c.Env {
-					if e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil {
-						continue
+					if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+						t.Errorf("%s %s container %s: %s from Secret key %q: credentials must be files (*_FILE)", typ, w.name, c.Name, e.Name, e.ValueFrom.SecretKeyRef.Key)
 					}
-					ref := e.ValueFrom.SecretKeyRef
-					if ref.Name != vals["existingSecret"] || (ref.Optional != nil && *ref.Optional) {
-						t.Errorf("%s %s: %s from Secret %q (optional %v)", typ, w.name, e.Name, ref.Name, ref.Optional)
+				}
+				for _, ef := range c.EnvFrom {
+					if ef.SecretRef != nil {
+						t.Errorf("%s %s container %s: environment from Secret %q", typ, w.name, c.Name, ef.SecretRef.Name)
 					}
-					if !slices.Contains(charts.SecretKeys(typ), ref.Key) {
-						t.Errorf("%s %s: %s from unknown key %q", typ, w.name, e.Name, ref.Key)
-					}
-					used[ref.Key] = true
+				}
+				line := strings.Join(append(slices.Clone(c.Command), c.Args...), " ")
+				if passwordFlag.MatchString(line) || envExpansion.MatchString(line) {
+					t.Errorf("%s %s container %s: credentials on the command line: %q", typ, w.name, c.Name, line)
 				}
 			}
 		}
@@ -278,3 +318,11 @@ func TestCredentialsFromSecret(t *testing.T) {
 		}
 	}
 }
+
+var (
+	// passwordFlag matches command-line options that carry a password.
+	passwordFlag = regexp.MustCompile(`--(admin_password|requirepass|password|dbpass)[= ]`)
+	// envExpansion is Kubernetes' $(VAR) expansion in command and args: it
+	// puts a variable's value on the command line.
+	envExpansion = regexp.MustCompile(`\$\([A-Za-z_][A-Za-z0-9_]*\)`)
+)

@@ -33,17 +33,6 @@ The credentials Secret's name; installing without one is an error.
 {{- end -}}
 
 {{/*
-An env entry read from the credentials Secret; call with (dict "ctx" $ "name" "ENV" "key" "secret-key").
-*/}}
-{{- define "medusa.secretEnv" -}}
-- name: {{ .name }}
-  valueFrom:
-    secretKeyRef:
-      name: {{ include "medusa.secretName" .ctx }}
-      key: {{ .key }}
-{{- end -}}
-
-{{/*
 Container security context: non-root, no escalation, no capabilities, RuntimeDefault seccomp.
 */}}
 {{- define "medusa.containerSecurityContext" -}}
@@ -78,27 +67,83 @@ The public origin of the store: storefront, Store/Admin API and admin UI share i
 {{- end -}}
 
 {{/*
+Where containers find the store's credentials: files of the credentials
+Secret, never environment variables or command-line arguments.
+*/}}
+{{- define "medusa.secretsDir" -}}
+/run/secrets/store
+{{- end -}}
+
+{{/*
+A volume named "credentials" with some keys of the credentials Secret, readable
+by the pod's group only; call with (dict "ctx" $ "keys" (list "key" ...)).
+*/}}
+{{- define "medusa.credentialsVolume" -}}
+- name: credentials
+  secret:
+    secretName: {{ include "medusa.secretName" .ctx }}
+    defaultMode: 0440
+    items:
+      {{- range .keys }}
+      - key: {{ . }}
+        path: {{ . }}
+      {{- end }}
+{{- end -}}
+
+{{/*
+The mount of the "credentials" volume.
+*/}}
+{{- define "medusa.credentialsMount" -}}
+- name: credentials
+  mountPath: {{ include "medusa.secretsDir" . }}
+  readOnly: true
+{{- end -}}
+
+{{/*
+Keys of the credentials Secret every backend container reads.
+*/}}
+{{- define "medusa.backendKeys" -}}
+postgres-password redis-password jwt-secret cookie-secret
+{{- end -}}
+
+{{/*
 Environment of every Medusa backend container (server, worker, migration, setup).
-Passwords reach the URLs through dependent environment variables, never through values.
+medusa-config.ts builds the database and Redis URLs from these parts and the
+password files (with Medusa's ssl_mode=disable and SSL off in the driver
+options: PostgreSQL runs in the namespace without TLS).
 */}}
 {{- define "medusa.backendEnv" -}}
 {{- $fullname := include "medusa.fullname" . -}}
+{{- $dir := include "medusa.secretsDir" . -}}
 - name: NODE_ENV
   value: production
-{{ include "medusa.secretEnv" (dict "ctx" . "name" "POSTGRES_PASSWORD" "key" "postgres-password") }}
-{{ include "medusa.secretEnv" (dict "ctx" . "name" "REDIS_PASSWORD" "key" "redis-password") }}
-- name: DATABASE_URL
-  value: "postgres://{{ .Values.postgres.user }}:$(POSTGRES_PASSWORD)@{{ $fullname }}-postgres:5432/{{ .Values.postgres.database }}?sslmode=disable"
-- name: REDIS_URL
-  value: "redis://:$(REDIS_PASSWORD)@{{ $fullname }}-redis:6379"
-{{ include "medusa.secretEnv" (dict "ctx" . "name" "JWT_SECRET" "key" "jwt-secret") }}
-{{ include "medusa.secretEnv" (dict "ctx" . "name" "COOKIE_SECRET" "key" "cookie-secret") }}
+- name: POSTGRES_HOST
+  value: {{ $fullname }}-postgres
+- name: POSTGRES_PORT
+  value: "5432"
+- name: POSTGRES_USER
+  value: {{ .Values.postgres.user | quote }}
+- name: POSTGRES_DB
+  value: {{ .Values.postgres.database | quote }}
+- name: POSTGRES_PASSWORD_FILE
+  value: {{ $dir }}/postgres-password
+- name: REDIS_HOST
+  value: {{ $fullname }}-redis
+- name: REDIS_PORT
+  value: "6379"
+- name: REDIS_PASSWORD_FILE
+  value: {{ $dir }}/redis-password
+- name: JWT_SECRET_FILE
+  value: {{ $dir }}/jwt-secret
+- name: COOKIE_SECRET_FILE
+  value: {{ $dir }}/cookie-secret
 - name: STORE_CORS
   value: {{ include "medusa.url" . | quote }}
 - name: ADMIN_CORS
   value: {{ include "medusa.url" . | quote }}
 - name: AUTH_CORS
   value: {{ include "medusa.url" . | quote }}
+# The public origin: upload links, and Secure cookies exactly when it is https.
 - name: MEDUSA_BACKEND_URL
   value: {{ include "medusa.url" . | quote }}
 - name: HOME
@@ -110,4 +155,12 @@ Image reference of the backend.
 */}}
 {{- define "medusa.backendImage" -}}
 {{ .Values.backend.image.repository }}:{{ .Values.backend.image.tag | default .Chart.AppVersion }}
+{{- end -}}
+
+{{/*
+How long the migration and setup scripts wait for PostgreSQL or the API
+server: the Job's activeDeadlineSeconds less two minutes for the work itself.
+*/}}
+{{- define "medusa.jobWaitSeconds" -}}
+{{- max 60 (sub (int .Values.jobs.activeDeadlineSeconds) 120) -}}
 {{- end -}}
