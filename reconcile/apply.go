@@ -2,9 +2,11 @@ package reconcile
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/storeops/storeops/render"
@@ -16,15 +18,22 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 )
 
 // Errors of Apply that a person must act on; retrying will not help.
+// Each wraps ErrTerminal, which stalls the store until its desired or
+// observed state changes instead of retrying it with backoff.
 var (
-	// ErrNotManaged: an object storeops would create exists and does not
-	// carry the storeops label; storeops never adopts or touches it.
-	ErrNotManaged = errors.New("exists and is not managed by storeops")
+	// ErrTerminal marks an error that retrying cannot fix.
+	ErrTerminal = errors.New("a person must act")
+	// ErrNotManaged: an object storeops would create exists and was not
+	// created by this instance; storeops never adopts or touches it.
+	ErrNotManaged = fmt.Errorf("exists and was not created by this storeops instance (%w)", ErrTerminal)
+	// ErrInvalidValues: the chart refused the store's values.
+	ErrInvalidValues = fmt.Errorf("the chart refuses the store's values (%w)", ErrTerminal)
 )
 
 // Applier performs one Action against the cluster.
@@ -39,6 +48,9 @@ type ClusterApplier struct {
 	helm   *helmConfigs
 	charts ChartSource
 	log    *slog.Logger
+	// Instance signs the namespaces this applier creates and labels
+	// everything it makes; set it before the first Apply.
+	Instance Instance
 	// Timeout bounds each Helm operation, hooks included.
 	Timeout time.Duration
 	// MaxHistory is how many release revisions Helm keeps.
@@ -53,7 +65,8 @@ func NewClusterApplier(cfg *rest.Config, client kubernetes.Interface, charts Cha
 	if err != nil {
 		return nil, err
 	}
-	return &ClusterApplier{client: client, helm: h, charts: charts, log: log, Timeout: 5 * time.Minute, MaxHistory: 10}, nil
+	return &ClusterApplier{client: client, helm: h, charts: charts, log: log, Timeout: 5 * time.Minute, MaxHistory: 10,
+		Instance: Instance{Name: DefaultInstance}}, nil
 }
 
 // Apply performs a. Every action is idempotent: repeating it after a crash
@@ -72,7 +85,15 @@ func (c *ClusterApplier) Apply(ctx context.Context, a Action, gitRevision string
 		}
 		return c.upgrade(ctx, a.Desired, gitRevision)
 	case ActReinstall:
-		if err := c.uninstall(a.Store, a.Desired.Namespace.Name); err != nil {
+		if a.Observed == nil || a.Observed.HeldData() {
+			// Plan never asks for this; the check keeps a store's data
+			// safe from any caller that would.
+			return fmt.Errorf("refusing to reinstall %s: it holds data (%w)", a.Store, ErrTerminal)
+		}
+		if err := c.owned(a.Observed); err != nil {
+			return err
+		}
+		if err := c.uninstall(ctx, a.Store, a.Desired.Namespace.Name); err != nil {
 			return err
 		}
 		if err := c.ensureIsolation(ctx, a.Desired, a.Observed); err != nil {
@@ -80,11 +101,21 @@ func (c *ClusterApplier) Apply(ctx context.Context, a Action, gitRevision string
 		}
 		return c.install(ctx, a.Desired, gitRevision)
 	case ActRollback:
-		return c.rollback(a.Desired.Namespace.Name, a.Store)
+		if err := c.owned(a.Observed); err != nil {
+			return err
+		}
+		return c.rollback(ctx, a.Desired.Namespace.Name, a.Store)
 	case ActUnlock:
-		return c.unlock(a.Observed.Namespace.Name, a.Store)
+		if err := c.owned(a.Observed); err != nil {
+			return err
+		}
+		return c.unlock(ctx, a.Observed.Namespace.Name, a.Store)
 	case ActDelete:
 		return c.delete(ctx, a.Observed)
+	case ActMark:
+		return c.mark(ctx, a.Observed, a.Marks)
+	case ActBlock:
+		return nil // changes nothing by definition
 	}
 	return fmt.Errorf("unknown action %q", a.Kind)
 }
@@ -100,24 +131,13 @@ func (c *ClusterApplier) ensureIsolation(ctx context.Context, d *render.Desired,
 	}
 	ns := d.Namespace.Name
 	if o.Namespace == nil {
-		_, err := c.client.CoreV1().Namespaces().Create(ctx, d.Namespace, metav1.CreateOptions{})
-		if apierrors.IsAlreadyExists(err) {
-			live, gerr := c.client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
-			if gerr != nil {
-				return fmt.Errorf("namespace %s: %w", ns, gerr)
-			}
-			if live.Labels[render.LabelManagedBy] != render.ManagedBy {
-				return fmt.Errorf("namespace %s %w", ns, ErrNotManaged)
-			}
-			if live.DeletionTimestamp != nil {
-				return fmt.Errorf("namespace %s is still being deleted", ns)
-			}
-			o.Namespace = live
-		} else if err != nil {
-			return fmt.Errorf("create namespace %s: %w", ns, err)
-		} else {
-			o.Namespace = d.Namespace
+		live, err := c.createNamespace(ctx, d)
+		if err != nil {
+			return err
 		}
+		o.Namespace = live
+	} else if err := c.owned(o); err != nil {
+		return err
 	} else if labelsDiffer(o.Namespace.Labels, d.Namespace.Labels) {
 		live := o.Namespace.DeepCopy()
 		for k, v := range d.Namespace.Labels {
@@ -126,6 +146,9 @@ func (c *ClusterApplier) ensureIsolation(ctx context.Context, d *render.Desired,
 		if _, err := c.client.CoreV1().Namespaces().Update(ctx, live, metav1.UpdateOptions{}); err != nil {
 			return fmt.Errorf("update namespace %s labels: %w", ns, err)
 		}
+	}
+	if !o.Credentials && (o.Release != nil || o.Volumes > 0) {
+		return fmt.Errorf("credentials Secret %s/%s is gone while the store's data exists; restore it (%w)", ns, render.CredentialsSecret, ErrTerminal)
 	}
 
 	diff := IsolationDiff(d, o)
@@ -203,13 +226,80 @@ func labelsDiffer(live, want map[string]string) bool {
 
 // createCredentials makes the store's Secret once, with a random value for
 // every key its chart needs. An existing Secret is never changed.
+// owned refuses to act on a namespace this instance did not create.
+func (c *ClusterApplier) owned(o *ObservedStore) error {
+	if o == nil || o.Namespace == nil || !c.Instance.Owns(o.Namespace) {
+		name := "?"
+		if o != nil && o.Namespace != nil {
+			name = o.Namespace.Name
+		}
+		return fmt.Errorf("namespace %s %w", name, ErrNotManaged)
+	}
+	return nil
+}
+
+// createNamespace creates the store's namespace and seals it with this
+// instance's proof of creation. A namespace that exists already is used
+// only if this instance created it.
+func (c *ClusterApplier) createNamespace(ctx context.Context, d *render.Desired) (*corev1.Namespace, error) {
+	namespaces := c.client.CoreV1().Namespaces()
+	name := d.Namespace.Name
+	live, err := namespaces.Create(ctx, d.Namespace, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		live, err = namespaces.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("namespace %s: %w", name, err)
+		}
+		if live.DeletionTimestamp != nil {
+			return nil, fmt.Errorf("namespace %s is still being deleted", name)
+		}
+		if !c.Instance.Owns(live) {
+			return nil, fmt.Errorf("namespace %s %w", name, ErrNotManaged)
+		}
+		return live, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create namespace %s: %w", name, err)
+	}
+	// The proof needs the UID, known only now. Should storeops stop before
+	// this update, the namespace stays unproven: blocked, never adopted.
+	if live.Annotations == nil {
+		live.Annotations = map[string]string{}
+	}
+	live.Annotations[AnnotationOwner] = c.Instance.Seal(live)
+	live, err = namespaces.Update(ctx, live, metav1.UpdateOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("seal namespace %s: %w", name, err)
+	}
+	return live, nil
+}
+
+// mark adds readiness annotations to a store's namespace (see
+// ReadinessMarks), guarded by the namespace's UID.
+func (c *ClusterApplier) mark(ctx context.Context, o *ObservedStore, marks map[string]string) error {
+	if err := c.owned(o); err != nil {
+		return err
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"uid": o.Namespace.UID, "annotations": marks}})
+	if err != nil {
+		return err
+	}
+	_, err = c.client.CoreV1().Namespaces().Patch(ctx, o.Namespace.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+	if err != nil {
+		return fmt.Errorf("mark namespace %s: %w", o.Namespace.Name, err)
+	}
+	return nil
+}
+
 func (c *ClusterApplier) createCredentials(ctx context.Context, d *render.Desired) error {
 	data, err := c.charts.NewCredentials(d.Store.Type)
 	if err != nil {
 		return fmt.Errorf("generate credentials: %w", err)
 	}
+	labels := render.StoreLabels(d.Store)
+	labels[LabelInstance] = c.Instance.Name
 	sec := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: render.CredentialsSecret, Namespace: d.Namespace.Name, Labels: render.StoreLabels(d.Store)},
+		ObjectMeta: metav1.ObjectMeta{Name: render.CredentialsSecret, Namespace: d.Namespace.Name, Labels: labels},
 		Type:       corev1.SecretTypeOpaque,
 		Data:       data,
 	}
@@ -220,11 +310,14 @@ func (c *ClusterApplier) createCredentials(ctx context.Context, d *render.Desire
 	return nil
 }
 
-func releaseLabels(gitRevision string) map[string]string {
-	if gitRevision == "" || len(gitRevision) > 63 {
-		return nil
+// releaseLabels are the labels of the Helm release records: the instance
+// (the observer selects on it) and the Git revision.
+func (c *ClusterApplier) releaseLabels(gitRevision string) map[string]string {
+	labels := map[string]string{LabelInstance: c.Instance.Name}
+	if gitRevision != "" && len(gitRevision) <= 63 {
+		labels[LabelGitRevision] = gitRevision
 	}
-	return map[string]string{LabelGitRevision: gitRevision}
+	return labels
 }
 
 // chartAndConfig loads the store's chart and its namespace's Helm
@@ -246,10 +339,10 @@ func (c *ClusterApplier) install(ctx context.Context, d *render.Desired, gitRevi
 	in := action.NewInstall(cfg)
 	in.ReleaseName, in.Namespace = d.Release.Name, d.Namespace.Name
 	in.Timeout = c.Timeout
-	in.Labels = releaseLabels(gitRevision)
+	in.Labels = c.releaseLabels(gitRevision)
 	in.Description = "storeops install"
 	if _, err := in.RunWithContext(ctx, ch, d.Release.Values); err != nil {
-		return fmt.Errorf("helm install %s: %w", d.Release.Name, err)
+		return fmt.Errorf("helm install %s: %w", d.Release.Name, helmError(err))
 	}
 	return nil
 }
@@ -264,15 +357,26 @@ func (c *ClusterApplier) upgrade(ctx context.Context, d *render.Desired, gitRevi
 	up.Timeout = c.Timeout
 	up.MaxHistory = c.MaxHistory
 	up.ResetValues = true
-	up.Labels = releaseLabels(gitRevision)
+	up.Labels = c.releaseLabels(gitRevision)
 	up.Description = "storeops upgrade"
 	if _, err := up.RunWithContext(ctx, d.Release.Name, ch, d.Release.Values); err != nil {
-		return fmt.Errorf("helm upgrade %s: %w", d.Release.Name, err)
+		return fmt.Errorf("helm upgrade %s: %w", d.Release.Name, helmError(err))
 	}
 	return nil
 }
 
-func (c *ClusterApplier) rollback(namespace, name string) error {
+// helmError marks the errors of Helm that retrying cannot fix.
+func helmError(err error) error {
+	if strings.Contains(err.Error(), "values don't meet the specifications of the schema") {
+		return fmt.Errorf("%w: %w", ErrInvalidValues, err)
+	}
+	return err
+}
+
+func (c *ClusterApplier) rollback(ctx context.Context, namespace, name string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	cfg, err := c.helm.For(namespace)
 	if err != nil {
 		return err
@@ -286,7 +390,10 @@ func (c *ClusterApplier) rollback(namespace, name string) error {
 	return nil
 }
 
-func (c *ClusterApplier) uninstall(name, namespace string) error {
+func (c *ClusterApplier) uninstall(ctx context.Context, name, namespace string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	cfg, err := c.helm.For(namespace)
 	if err != nil {
 		return err
@@ -302,7 +409,10 @@ func (c *ClusterApplier) uninstall(name, namespace string) error {
 
 // unlock marks a release left pending by a crash as failed, so that the
 // next plan remediates it (rollback or reinstall) like any failure.
-func (c *ClusterApplier) unlock(namespace, name string) error {
+func (c *ClusterApplier) unlock(ctx context.Context, namespace, name string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	cfg, err := c.helm.For(namespace)
 	if err != nil {
 		return err
@@ -325,12 +435,12 @@ func (c *ClusterApplier) unlock(namespace, name string) error {
 // whatever is left with it. Only a namespace carrying the storeops label
 // is deleted.
 func (c *ClusterApplier) delete(ctx context.Context, o *ObservedStore) error {
-	ns := o.Namespace
-	if ns.Labels[render.LabelManagedBy] != render.ManagedBy {
-		return fmt.Errorf("namespace %s %w", ns.Name, ErrNotManaged)
+	if err := c.owned(o); err != nil {
+		return err
 	}
+	ns := o.Namespace
 	if o.Release != nil {
-		if err := c.uninstall(o.Name, ns.Name); err != nil {
+		if err := c.uninstall(ctx, o.Name, ns.Name); err != nil {
 			return err
 		}
 	}

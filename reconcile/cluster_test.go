@@ -85,9 +85,13 @@ func newHarness(t testing.TB, files map[string]string) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	observer := reconcile.NewObserver(informerClient, changed.Notify)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
+	inst, err := reconcile.LoadInstanceKey(ctx, client, "default", reconcile.DefaultInstance)
+	if err != nil {
+		t.Fatal(err)
+	}
+	observer := reconcile.NewObserver(informerClient, inst, changed.Notify)
 	if !observer.Start(ctx.Done()) {
 		t.Fatal("informers did not sync")
 	}
@@ -96,6 +100,7 @@ func newHarness(t testing.TB, files map[string]string) *harness {
 		t.Fatal(err)
 	}
 	applier.Timeout = 3 * time.Minute
+	applier.Instance = inst
 	h.board = reconcile.NewBoard()
 	h.rec = reconcile.New(observer, applier, h.board, log)
 	h.rec.ChartVersions, err = reconcile.EmbeddedCharts{}.ChartVersions()

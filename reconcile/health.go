@@ -25,6 +25,8 @@ func DeploymentHealth(d *appsv1.Deployment) Workload {
 		w.Message = "waiting for the controller to see the new spec"
 	case st.UpdatedReplicas < want:
 		w.Message = fmt.Sprintf("%d of %d replicas updated", st.UpdatedReplicas, want)
+	case st.Replicas > st.UpdatedReplicas:
+		w.Message = fmt.Sprintf("%d old replicas still terminating", st.Replicas-st.UpdatedReplicas)
 	case st.AvailableReplicas < want:
 		w.Message = fmt.Sprintf("%d of %d replicas available", st.AvailableReplicas, want)
 	default:

@@ -20,6 +20,7 @@ import (
 // observing costs no API call. Start it once; Observe as often as needed.
 type Observer struct {
 	client   kubernetes.Interface
+	instance Instance
 	onChange func()
 
 	managed   informers.SharedInformerFactory // labelled managed-by=storeops
@@ -43,16 +44,20 @@ type Observer struct {
 	decoded map[string]decodedRelease // by Secret UID
 }
 
-// NewObserver prepares the informers. onChange, if not nil, is called after
-// every change seen in the cluster (from the informers' goroutines: it must
-// not block).
-func NewObserver(client kubernetes.Interface, onChange func()) *Observer {
+// NewObserver prepares the informers for the stores of one instance: only
+// objects labelled with the instance are cached, so another instance's
+// stores are invisible. onChange, if not nil, is called after every change
+// seen in the cluster (from the informers' goroutines: it must not block).
+func NewObserver(client kubernetes.Interface, instance Instance, onChange func()) *Observer {
 	managedSel := informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-		o.LabelSelector = render.LabelManagedBy + "=" + render.ManagedBy
+		o.LabelSelector = render.LabelManagedBy + "=" + render.ManagedBy + "," + LabelInstance + "=" + instance.Name
 	})
-	helmSel := informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = "owner=helm" })
+	helmSel := informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+		o.LabelSelector = "owner=helm," + LabelInstance + "=" + instance.Name
+	})
 	o := &Observer{
 		client:    client,
+		instance:  instance,
 		onChange:  onChange,
 		managed:   informers.NewSharedInformerFactoryWithOptions(client, 0, managedSel),
 		helm:      informers.NewSharedInformerFactoryWithOptions(client, 0, helmSel),
@@ -141,7 +146,14 @@ func (o *Observer) Observe() Observed {
 }
 
 func (o *Observer) observeStore(name string, ns *corev1.Namespace) *ObservedStore {
-	s := &ObservedStore{Name: name, Namespace: ns}
+	s := &ObservedStore{Name: name, Namespace: ns, Owned: o.instance.Owns(ns)}
+	s.ReadyRevision, s.DataSince = readinessMarks(ns)
+	for _, p := range inNamespace[*corev1.PersistentVolumeClaim](o.pvcs, ns.Name) {
+		s.Volumes++
+		if p.Status.Phase == corev1.ClaimBound {
+			s.BoundVolumes++
+		}
+	}
 	s.Quota, _ = cached[*corev1.ResourceQuota](o.quotas, ns.Name, render.QuotaName)
 	s.LimitRange, _ = cached[*corev1.LimitRange](o.limitRanges, ns.Name, render.LimitRangeName)
 	s.NetworkPolicy, _ = cached[*networkingv1.NetworkPolicy](o.policies, ns.Name, render.NetworkPolicyName)
@@ -178,7 +190,7 @@ func (o *Observer) release(name, ns string) (*ReleaseInfo, *parsedManifest) {
 	if d.info == nil {
 		// An unreadable record still tells status and revision.
 		return &ReleaseInfo{Name: name, Revision: latestVersion, Status: latest.Labels["status"],
-			HasDeployedRevision: deployed}, nil
+			Instance: latest.Labels[LabelInstance], HasDeployedRevision: deployed}, nil
 	}
 	info := *d.info
 	info.HasDeployedRevision = deployed

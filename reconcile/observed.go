@@ -30,6 +30,41 @@ type ObservedStore struct {
 	// Missing lists release objects ("Kind/name") that are gone from the
 	// cluster, and Drifted those changed by hand (replicas, images).
 	Missing, Drifted []string
+	// Owned is true when the namespace carries this instance's proof of
+	// creation (AnnotationOwner); storeops acts only on owned namespaces.
+	Owned bool
+	// ReadyRevision is the last release revision seen Ready (0: none), from
+	// the namespace's AnnotationReadyRevision.
+	ReadyRevision int
+	// DataSince is when a workload holding the store's data was first seen
+	// Ready (zero: never), from AnnotationDataSince.
+	DataSince time.Time
+	// BoundVolumes counts the namespace's bound PersistentVolumeClaims.
+	BoundVolumes int
+	// Volumes counts the namespace's PersistentVolumeClaims.
+	Volumes int
+}
+
+// HeldData reports whether the store may hold data a person would miss:
+// it was ever Ready, a workload holding data was ever Ready, or a volume
+// is bound. Such a store is never uninstalled except by its removal from
+// stores.yaml.
+func (o *ObservedStore) HeldData() bool {
+	return o.ReadyRevision > 0 || !o.DataSince.IsZero() || o.BoundVolumes > 0
+}
+
+// AllReady reports whether the store has workloads and every one is
+// Ready.
+func (o *ObservedStore) AllReady() bool {
+	if len(o.Workloads) == 0 {
+		return false
+	}
+	for _, w := range o.Workloads {
+		if !w.Ready {
+			return false
+		}
+	}
+	return true
 }
 
 // ReleaseInfo is the latest Helm release record of a store.
@@ -48,7 +83,10 @@ type ReleaseInfo struct {
 	Values map[string]any
 	// GitRevision is the stores.yaml revision that produced it.
 	GitRevision string
-	Updated     time.Time
+	// Instance is the storeops instance that made the record (its
+	// LabelInstance), "" for a release made by anything else.
+	Instance string
+	Updated  time.Time
 	// HasDeployedRevision is true when this or an earlier revision was
 	// deployed, so a rollback has somewhere to go.
 	HasDeployedRevision bool

@@ -41,6 +41,15 @@ const (
 	// ActDelete uninstalls the release of a store no longer declared, then
 	// deletes its namespace.
 	ActDelete ActionKind = "delete"
+	// ActBlock changes nothing: the store needs a person (a namespace this
+	// instance did not create, credentials deleted while the store's data
+	// exists, an installation that never became Ready but holds data). The
+	// reason says what to do.
+	ActBlock ActionKind = "block"
+	// ActMark records readiness on the store's namespace (see
+	// ReadinessMarks); it is not planned, the reconciler writes marks as
+	// soon as it sees them due.
+	ActMark ActionKind = "mark"
 )
 
 // Action is one step of a plan, for one store.
@@ -55,6 +64,8 @@ type Action struct {
 	Desired *render.Desired
 	// Observed is what lives in the cluster; nil when nothing does.
 	Observed *ObservedStore
+	// Marks are the annotations an ActMark adds.
+	Marks map[string]string
 }
 
 // String is "kind store: reason".
@@ -88,6 +99,14 @@ type Policy struct {
 	ReadyTimeout time.Duration
 	// Retries holds the backoff state per store.
 	Retries map[string]Retry
+	// Instance is the name of this storeops instance: a release left
+	// pending by it is unlocked at once, since the caller holds the Lease
+	// and nothing else of this instance can be working on it.
+	Instance string
+	// Stalled holds, per store, the StallKey at which an action failed in
+	// a way retrying cannot fix; the store is left alone until its desired
+	// or observed state changes.
+	Stalled map[string]string
 }
 
 // DefaultPolicy returns the defaults used by storeops serve.
@@ -124,8 +143,8 @@ func Plan(desired []render.Desired, observed Observed, policy Policy) ([]Action,
 
 	managed, deletes := 0, []string{}
 	for name, o := range observed.Stores {
-		if o.Terminating() {
-			continue
+		if o.Terminating() || !o.Owned {
+			continue // being deleted, or not ours to delete
 		}
 		managed++
 		if !declared[name] {
@@ -152,6 +171,20 @@ func planStore(d *render.Desired, o *ObservedStore, p Policy) (Action, bool) {
 	if d.Store.Suspend {
 		return Action{}, false
 	}
+	if o != nil && o.Namespace != nil && !o.Terminating() {
+		if !o.Owned {
+			return act(ActBlock, fmt.Sprintf("namespace %s carries storeops' labels but was not created by instance %q: "+
+				"storeops will not adopt, change or delete it; delete or rename it by hand if it should hold this store", o.Namespace.Name, p.Instance), "")
+		}
+		if !o.Credentials && (o.Release != nil || o.Volumes > 0) {
+			return act(ActBlock, fmt.Sprintf("Secret %s/%s is gone while the store's release or volumes exist: new passwords "+
+				"would not open the existing data, so storeops will not make new ones; restore the Secret from a backup "+
+				"(same keys and values) and storeops carries on", o.Namespace.Name, render.CredentialsSecret), "")
+		}
+	}
+	if key, ok := p.Stalled[name]; ok && key == StallKey(d, o) {
+		return Action{}, false // a person must act; nothing changed since
+	}
 	if r, ok := p.Retries[name]; ok && p.Now.Before(r.NotBefore) {
 		return Action{}, false // backing off after a failure
 	}
@@ -166,21 +199,26 @@ func planStore(d *render.Desired, o *ObservedStore, p Policy) (Action, bool) {
 	case rel == nil:
 		return act(ActInstall, "release is missing", "")
 	case pending(rel.Status) || rel.Status == StatusUninstalling:
+		if p.Instance != "" && rel.Instance == p.Instance {
+			return act(ActUnlock, fmt.Sprintf("release is %s by a run of this instance that ended (crash or restart); "+
+				"this run holds the Lease, so nothing else works on it", rel.Status), "")
+		}
 		if age := p.Now.Sub(rel.Updated); age > p.StuckAfter {
 			return act(ActUnlock, fmt.Sprintf("release has been %s for %s, longer than %s: a crash left it locked",
 				rel.Status, age.Round(time.Second), p.StuckAfter), "")
 		}
 		return Action{}, false // someone is working on it
 	case rel.Status == StatusFailed && !rel.HasDeployedRevision:
-		return act(ActReinstall, fmt.Sprintf("installation failed (revision %d); uninstall and install again", rel.Revision), "")
+		if o.HeldData() {
+			return act(ActUpgrade, fmt.Sprintf("installation failed (revision %d) but the store holds data (%s): "+
+				"upgrade in place, never reinstall", rel.Revision, heldDataReason(o)), "")
+		}
+		return act(ActReinstall, fmt.Sprintf("installation failed (revision %d) and the store never held data; uninstall and install again", rel.Revision), "")
 	case rel.Status == StatusFailed:
 		return act(ActRollback, fmt.Sprintf("upgrade to revision %d failed; roll back to the last deployed revision", rel.Revision), "")
 	}
-	if notReadyTooLong(o, p) {
-		if rel.Revision <= 1 {
-			return act(ActReinstall, fmt.Sprintf("not ready %s after installation", p.ReadyTimeout), "")
-		}
-		return act(ActRollback, fmt.Sprintf("not ready %s after upgrade to revision %d", p.ReadyTimeout, rel.Revision), "")
+	if a, ok := remediate(d, o, p); ok {
+		return a, true
 	}
 	if want := p.ChartVersions[d.Store.Type]; want != "" && rel.ChartVersion != want {
 		return act(ActUpgrade, fmt.Sprintf("chart %s %s is deployed, %s is embedded", rel.ChartName, rel.ChartVersion, want), "")
@@ -197,16 +235,51 @@ func planStore(d *render.Desired, o *ObservedStore, p Policy) (Action, bool) {
 	return Action{}, false
 }
 
-func notReadyTooLong(o *ObservedStore, p Policy) bool {
-	if p.ReadyTimeout <= 0 || o.Release == nil || p.Now.Sub(o.Release.Updated) <= p.ReadyTimeout {
-		return false
+// remediate decides what to do with a deployed release that is not ready.
+// Only a revision that never became Ready is remediated, once its
+// ReadyTimeout has passed; a store that was Ready at this revision and is
+// not now is Degraded (a drain, a restart) and left to Kubernetes.
+func remediate(d *render.Desired, o *ObservedStore, p Policy) (Action, bool) {
+	rel := o.Release
+	if p.ReadyTimeout <= 0 || o.AllReady() || rel.Revision == o.ReadyRevision || p.Now.Sub(rel.Updated) <= p.ReadyTimeout {
+		return Action{}, false
 	}
-	for _, w := range o.Workloads {
-		if !w.Ready {
-			return true
+	act := func(kind ActionKind, reason string) (Action, bool) {
+		return Action{Kind: kind, Store: d.Store.Name, Reason: reason, Desired: d, Observed: o}, true
+	}
+	if rel.Revision > 1 && o.ReadyRevision > 0 {
+		return act(ActRollback, fmt.Sprintf("revision %d never became Ready in %s; roll back to the last deployed revision", rel.Revision, p.ReadyTimeout))
+	}
+	if !o.HeldData() {
+		return act(ActReinstall, fmt.Sprintf("revision %d never became Ready in %s and the store never held data; uninstall and install again", rel.Revision, p.ReadyTimeout))
+	}
+	return act(ActBlock, fmt.Sprintf("revision %d never became Ready in %s, and the store holds data (%s), so storeops will not "+
+		"reinstall it; see its workloads, fix the cause (a change to stores.yaml is applied as usual), or remove the store from stores.yaml to delete it",
+		rel.Revision, p.ReadyTimeout, heldDataReason(o)))
+}
+
+func heldDataReason(o *ObservedStore) string {
+	switch {
+	case o.ReadyRevision > 0:
+		return fmt.Sprintf("revision %d was Ready", o.ReadyRevision)
+	case !o.DataSince.IsZero():
+		return "its database was Ready at " + o.DataSince.UTC().Format(time.RFC3339)
+	}
+	return fmt.Sprintf("%d bound volumes", o.BoundVolumes)
+}
+
+// StallKey fingerprints what a stalled store's plan depends on: its
+// desired values and the live objects' versions. A store stalled at one
+// key is acted on again once the key changes.
+func StallKey(d *render.Desired, o *ObservedStore) string {
+	key := d.Release.Checksum + "|" + string(d.Store.Type)
+	if o != nil && o.Namespace != nil {
+		key += "|" + string(o.Namespace.UID) + "/" + o.Namespace.ResourceVersion
+		if o.Release != nil {
+			key += fmt.Sprintf("|%d/%s", o.Release.Revision, o.Release.Status)
 		}
 	}
-	return false
+	return key
 }
 
 func driftReason(o *ObservedStore) string {

@@ -43,7 +43,14 @@ func converged(d render.Desired) *reconcile.ObservedStore {
 			Updated: now.Add(-time.Hour), HasDeployedRevision: true,
 		},
 		Workloads: []reconcile.Workload{{Kind: "Deployment", Name: "web", Ready: true}},
+		Owned:     true, ReadyRevision: 1, DataSince: now.Add(-time.Hour), Volumes: 1, BoundVolumes: 1,
 	}
+}
+
+// neverReady makes o a store that never became Ready and never held data.
+func neverReady(o *reconcile.ObservedStore) {
+	o.ReadyRevision, o.DataSince, o.BoundVolumes = 0, time.Time{}, 0
+	o.Workloads[0].Ready = false
 }
 
 func policy() reconcile.Policy {
@@ -114,8 +121,19 @@ func TestPlan(t *testing.T) {
 		{name: "namespace label removed", observed: func(o reconcile.Observed) {
 			delete(o.Stores["b"].Namespace.Labels, "pod-security.kubernetes.io/enforce")
 		}, want: []kindStore{{"repair", "b"}}, diff: "pod-security.kubernetes.io/enforce"},
-		{name: "credentials secret deleted", observed: func(o reconcile.Observed) { o.Stores["a"].Credentials = false },
-			want: []kindStore{{"repair", "a"}}, diff: "Secret store-credentials: missing"},
+		{name: "credentials secret deleted while the release exists", observed: func(o reconcile.Observed) { o.Stores["a"].Credentials = false },
+			want: []kindStore{{"block", "a"}}, reason: "restore the Secret"},
+		{name: "credentials secret deleted while only volumes exist", observed: func(o reconcile.Observed) {
+			o.Stores["a"].Credentials, o.Stores["a"].Release = false, nil
+		}, want: []kindStore{{"block", "a"}}, reason: "would not open the existing data"},
+		{name: "credentials secret missing from an empty namespace", observed: func(o reconcile.Observed) {
+			s := o.Stores["a"]
+			s.Credentials, s.Release, s.Volumes, s.BoundVolumes = false, nil, 0, 0
+		}, want: []kindStore{{"install", "a"}}, reason: "release is missing"},
+		{name: "namespace not created by this instance", observed: func(o reconcile.Observed) { o.Stores["b"].Owned = false },
+			want: []kindStore{{"block", "b"}}, reason: "will not adopt"},
+		{name: "undeclared namespace not created by this instance is not deleted", desired: "stores:\n  - {name: a, type: woocommerce}\n  - {name: b, type: medusa}\n",
+			observed: func(o reconcile.Observed) { o.Stores["c"].Owned = false }},
 		{name: "extra namespace labels are fine", observed: func(o reconcile.Observed) { o.Stores["a"].Namespace.Labels["team"] = "x" }},
 		{name: "store removed from file", desired: "stores:\n  - {name: a, type: woocommerce}\n  - {name: b, type: medusa}\n",
 			want: []kindStore{{"delete", "c"}}, reason: "no longer declared"},
@@ -127,7 +145,21 @@ func TestPlan(t *testing.T) {
 			r := o.Stores["a"].Release
 			r.Status, r.Updated = reconcile.StatusPendingUpgrade, now.Add(-time.Minute)
 		}},
-		{name: "failed install", observed: func(o reconcile.Observed) {
+		{name: "pending left by this instance is unlocked at once", observed: func(o reconcile.Observed) {
+			r := o.Stores["a"].Release
+			r.Status, r.Updated, r.Instance = reconcile.StatusPendingInstall, now.Add(-time.Second), "storeops"
+		}, policy: func(p *reconcile.Policy) { p.Instance = "storeops" },
+			want: []kindStore{{"unlock", "a"}}, reason: "a run of this instance that ended"},
+		{name: "recent pending of another client is left alone", observed: func(o reconcile.Observed) {
+			r := o.Stores["a"].Release
+			r.Status, r.Updated, r.Instance = reconcile.StatusPendingUpgrade, now.Add(-time.Second), ""
+		}, policy: func(p *reconcile.Policy) { p.Instance = "storeops" }},
+		{name: "failed install that held data is upgraded in place", observed: func(o reconcile.Observed) {
+			r := o.Stores["b"].Release
+			r.Status, r.HasDeployedRevision = reconcile.StatusFailed, false
+		}, want: []kindStore{{"upgrade", "b"}}, reason: "never reinstall"},
+		{name: "failed install that never held data", observed: func(o reconcile.Observed) {
+			neverReady(o.Stores["b"])
 			r := o.Stores["b"].Release
 			r.Status, r.HasDeployedRevision = reconcile.StatusFailed, false
 		}, want: []kindStore{{"reinstall", "b"}}, reason: "installation failed"},
@@ -136,26 +168,55 @@ func TestPlan(t *testing.T) {
 			r.Status, r.Revision = reconcile.StatusFailed, 3
 		}, want: []kindStore{{"rollback", "b"}}, reason: "upgrade to revision 3 failed"},
 		{name: "failed store backing off", observed: func(o reconcile.Observed) {
+			neverReady(o.Stores["b"])
 			o.Stores["b"].Release.Status, o.Stores["b"].Release.HasDeployedRevision = reconcile.StatusFailed, false
 		}, policy: func(p *reconcile.Policy) {
 			p.Retries = map[string]reconcile.Retry{"b": {Failures: 2, NotBefore: now.Add(time.Minute)}}
 		}},
 		{name: "backoff over", observed: func(o reconcile.Observed) {
+			neverReady(o.Stores["b"])
 			o.Stores["b"].Release.Status, o.Stores["b"].Release.HasDeployedRevision = reconcile.StatusFailed, false
 		}, policy: func(p *reconcile.Policy) {
 			p.Retries = map[string]reconcile.Retry{"b": {Failures: 2, NotBefore: now.Add(-time.Second)}}
 		}, want: []kindStore{{"reinstall", "b"}}},
-		{name: "not ready after install timeout", observed: func(o reconcile.Observed) {
+		// A store that served and is unready now (a drain, a database pod
+		// restarting) long after its install is Degraded: never touched.
+		{name: "ready store unready long after its install", observed: func(o reconcile.Observed) {
 			o.Stores["c"].Workloads[0].Ready = false
-		}, want: []kindStore{{"reinstall", "c"}}, reason: "not ready 15m0s after installation"},
-		{name: "not ready after upgrade timeout", observed: func(o reconcile.Observed) {
+		}},
+		{name: "ready store unready long after an upgrade it survived", observed: func(o reconcile.Observed) {
 			o.Stores["c"].Workloads[0].Ready = false
-			o.Stores["c"].Release.Revision = 4
-		}, want: []kindStore{{"rollback", "c"}}, reason: "after upgrade to revision 4"},
+			o.Stores["c"].Release.Revision, o.Stores["c"].ReadyRevision = 4, 4
+		}},
+		{name: "install never ready and never held data", observed: func(o reconcile.Observed) {
+			neverReady(o.Stores["c"])
+		}, want: []kindStore{{"reinstall", "c"}}, reason: "revision 1 never became Ready in 15m0s"},
+		{name: "install never ready but its volumes are bound", observed: func(o reconcile.Observed) {
+			neverReady(o.Stores["c"])
+			o.Stores["c"].BoundVolumes = 2
+		}, want: []kindStore{{"block", "c"}}, reason: "2 bound volumes"},
+		{name: "install never ready but its database was", observed: func(o reconcile.Observed) {
+			neverReady(o.Stores["c"])
+			o.Stores["c"].DataSince = now.Add(-20 * time.Minute)
+		}, want: []kindStore{{"block", "c"}}, reason: "its database was Ready"},
+		{name: "upgrade never ready after the timeout", observed: func(o reconcile.Observed) {
+			o.Stores["c"].Workloads[0].Ready = false
+			o.Stores["c"].Release.Revision, o.Stores["c"].ReadyRevision = 4, 3
+		}, want: []kindStore{{"rollback", "c"}}, reason: "revision 4 never became Ready"},
 		{name: "not ready but within timeout", observed: func(o reconcile.Observed) {
-			o.Stores["c"].Workloads[0].Ready = false
+			neverReady(o.Stores["c"])
 			o.Stores["c"].Release.Updated = now.Add(-time.Minute)
 		}},
+		{name: "stalled store is left alone while nothing changes", desired: strings.Replace(three, "{name: a, type: woocommerce}", "{name: a, type: woocommerce, options: {title: New}}", 1),
+			policy: func(p *reconcile.Policy) {
+				d := desiredOf(t, strings.Replace(three, "{name: a, type: woocommerce}", "{name: a, type: woocommerce, options: {title: New}}", 1))[0]
+				p.Stalled = map[string]string{"a": reconcile.StallKey(&d, converged(ds[0]))}
+			}},
+		{name: "stalled store is acted on once its desired state changes", desired: strings.Replace(three, "{name: a, type: woocommerce}", "{name: a, type: woocommerce, options: {title: Newer}}", 1),
+			policy: func(p *reconcile.Policy) {
+				d := desiredOf(t, strings.Replace(three, "{name: a, type: woocommerce}", "{name: a, type: woocommerce, options: {title: New}}", 1))[0]
+				p.Stalled = map[string]string{"a": reconcile.StallKey(&d, converged(ds[0]))}
+			}, want: []kindStore{{"upgrade", "a"}}, reason: "values changed"},
 		{name: "suspended store is skipped", desired: strings.Replace(three, "{name: b, type: medusa}", "{name: b, type: medusa, suspend: true, plan: large}", 1)},
 		{name: "suspended new store is not created", desired: strings.Replace(three, "{name: b, type: medusa}", "{name: b, type: medusa, suspend: true}", 1),
 			observed: func(o reconcile.Observed) { delete(o.Stores, "b") }},
@@ -165,7 +226,7 @@ func TestPlan(t *testing.T) {
 		}},
 		{name: "several actions sorted by store", observed: func(o reconcile.Observed) {
 			delete(o.Stores, "c")
-			o.Stores["a"].Credentials = false
+			o.Stores["a"].LimitRange = nil
 			o.Stores["zz"] = converged(desiredOf(t, "stores:\n  - {name: zz, type: medusa}\n")[0])
 		}, want: []kindStore{{"repair", "a"}, {"install", "c"}, {"delete", "zz"}}},
 	}

@@ -46,6 +46,9 @@ type Reconciler struct {
 	Metrics Recorder
 	// Clock returns the time; tests may replace it.
 	Clock func() time.Time
+	// Instance is the name of this storeops instance (LabelInstance);
+	// DefaultInstance unless set.
+	Instance string
 
 	syncMu sync.Mutex // one sync at a time
 
@@ -57,6 +60,8 @@ type Reconciler struct {
 	lastAction map[string]*ActionLog
 	history    []SyncRecord
 	refused    *Refusal
+	blocked    map[string]string // store: why a person must act
+	stalled    map[string]string // store: StallKey of a terminal failure
 	syncing    bool
 	leader     bool
 	prev       map[string]StoreStatus
@@ -69,6 +74,7 @@ func New(observer Observation, applier Applier, board *Board, log *slog.Logger) 
 		Policy: DefaultPolicy(), Workers: 4, HistoryLimit: 50, Clock: time.Now,
 		retries: map[string]Retry{}, running: map[string]ActionKind{},
 		lastAction: map[string]*ActionLog{}, prev: map[string]StoreStatus{},
+		blocked: map[string]string{}, stalled: map[string]string{}, Instance: DefaultInstance,
 	}
 }
 
@@ -97,7 +103,7 @@ func (r *Reconciler) Sync(ctx context.Context, in SyncInput) (SyncRecord, error)
 	rec := SyncRecord{Revision: in.Revision, Trigger: in.Trigger, Start: start, Summary: map[string]int{}, Actions: []ActionLog{}}
 
 	r.mu.Lock()
-	r.desired = render.Render(in.Config)
+	r.desired = r.Render(in.Config)
 	r.revision = in.Revision
 	r.refused = in.Held
 	r.syncing = true
@@ -105,15 +111,22 @@ func (r *Reconciler) Sync(ctx context.Context, in SyncInput) (SyncRecord, error)
 	policy.Now = start
 	policy.ChartVersions = r.ChartVersions
 	policy.ConfirmDeletions = in.ConfirmDeletions
+	policy.Instance = r.Instance
 	policy.Retries = make(map[string]Retry, len(r.retries))
 	for k, v := range r.retries {
 		policy.Retries[k] = v
+	}
+	policy.Stalled = make(map[string]string, len(r.stalled))
+	for k, v := range r.stalled {
+		policy.Stalled[k] = v
 	}
 	desired := r.desired
 	r.mu.Unlock()
 	r.Refresh()
 
-	actions, err := Plan(desired, r.observer.Observe(), policy)
+	observed := r.observer.Observe()
+	r.mark(ctx, observed)
+	actions, err := Plan(desired, observed, policy)
 	var guard *MassDeletionError
 	if errors.As(err, &guard) {
 		rec.Refused = &Refusal{Reason: "MassDeletion", Message: guard.Error() +
@@ -122,6 +135,7 @@ func (r *Reconciler) Sync(ctx context.Context, in SyncInput) (SyncRecord, error)
 		r.finish(&rec, start, in.Held)
 		return rec, err
 	}
+	actions = r.block(actions)
 	for _, a := range actions {
 		r.log.Info("planned", "store", a.Store, "action", a.Kind, "reason", a.Reason)
 	}
@@ -155,7 +169,7 @@ func (r *Reconciler) Refuse(revision, trigger string, refusal *Refusal) SyncReco
 // replicas that are not the leader use it to serve the same status.
 func (r *Reconciler) Show(cfg *render.Config, revision string, held *Refusal) {
 	r.mu.Lock()
-	r.desired = render.Render(cfg)
+	r.desired = r.Render(cfg)
 	r.revision = revision
 	r.refused = held
 	r.mu.Unlock()
@@ -227,14 +241,21 @@ func (r *Reconciler) applyOne(ctx context.Context, a Action, revision string) Ac
 	result := "ok"
 	r.mu.Lock()
 	delete(r.running, a.Store)
+	delete(r.stalled, a.Store)
 	switch {
+	case err != nil && errors.Is(err, ErrTerminal) && a.Desired != nil:
+		// Retrying cannot help: wait for stores.yaml or the cluster to change.
+		result = "error"
+		l.Error = err.Error()
+		r.stalled[a.Store] = StallKey(a.Desired, a.Observed)
+		log.Error("action failed; a person must act", "error", err)
 	case err != nil:
 		result = "error"
 		l.Error = err.Error()
 		f := r.retries[a.Store].Failures + 1
 		r.retries[a.Store] = Retry{Failures: f, NotBefore: r.Clock().Add(backoff(f))}
 		log.Error("action failed", "error", err, "retry_in", backoff(f))
-	case a.Kind == ActRollback || a.Kind == ActUnlock:
+	case a.Kind == ActRollback || a.Kind == ActReinstall:
 		// Remediation: the change it undid is retried after a backoff.
 		f := r.retries[a.Store].Failures + 1
 		r.retries[a.Store] = Retry{Failures: f, NotBefore: r.Clock().Add(backoff(f))}
@@ -323,4 +344,67 @@ func joinNonEmpty(parts ...string) string {
 		}
 	}
 	return strings.Join(out, "; ")
+}
+
+// Render renders cfg and labels every desired object with the instance.
+func (r *Reconciler) Render(cfg *render.Config) []render.Desired {
+	ds := render.Render(cfg)
+	withInstance(ds, r.Instance)
+	return ds
+}
+
+// block takes the ActBlock actions out of a plan: they change nothing in
+// the cluster, the status shows their reason until the plan stops
+// blocking the store.
+func (r *Reconciler) block(actions []Action) []Action {
+	out := actions[:0:0]
+	blocked := map[string]string{}
+	for _, a := range actions {
+		if a.Kind == ActBlock {
+			blocked[a.Store] = a.Reason
+			continue
+		}
+		out = append(out, a)
+	}
+	r.mu.Lock()
+	for store, reason := range blocked {
+		if r.blocked[store] != reason {
+			r.log.Warn("store blocked: a person must act", "store", store, "reason", reason)
+		}
+	}
+	r.blocked = blocked
+	r.mu.Unlock()
+	return out
+}
+
+// MarkReadiness records on the store namespaces the readiness the caches
+// show now (see ReadinessMarks). Only the leader writes; call it after
+// cluster changes so that a store's first Ready is recorded before a later
+// drain could hide it.
+func (r *Reconciler) MarkReadiness(ctx context.Context) {
+	r.mu.Lock()
+	leader := r.leader
+	r.mu.Unlock()
+	if leader {
+		r.mark(ctx, r.observer.Observe())
+	}
+}
+
+// mark writes the due readiness marks and updates obs to match.
+func (r *Reconciler) mark(ctx context.Context, obs Observed) {
+	now := r.Clock()
+	for name, o := range obs.Stores {
+		marks := ReadinessMarks(o, now)
+		if marks == nil {
+			continue
+		}
+		if err := r.applier.Apply(ctx, Action{Kind: ActMark, Store: name, Observed: o, Marks: marks}, ""); err != nil {
+			r.log.Warn("cannot record readiness", "store", name, "error", err)
+			continue
+		}
+		r.log.Info("readiness recorded", "store", name, "marks", marks)
+		copied := *o
+		ApplyMarks(&copied, marks)
+		obs.Stores[name] = &copied
+	}
 }

@@ -49,6 +49,7 @@ func decodeReleaseSecret(sec *corev1.Secret) decodedRelease {
 		Status:      rel.Info.Status.String(),
 		Values:      rel.Config,
 		GitRevision: sec.Labels[LabelGitRevision],
+		Instance:    sec.Labels[LabelInstance],
 		Updated:     rel.Info.LastDeployed.Time,
 	}
 	if rel.Chart != nil && rel.Chart.Metadata != nil {

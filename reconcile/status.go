@@ -18,17 +18,26 @@ const (
 	PhaseReady Phase = "Ready"
 	// PhaseDegraded: was ready, some workload is not any more.
 	PhaseDegraded Phase = "Degraded"
-	// PhaseFailed: the last action failed, or readiness timed out; the
-	// next sync remediates.
+	// PhaseFailed: the last action failed, or a new revision did not
+	// become Ready in time; the next sync retries or remediates.
 	PhaseFailed Phase = "Failed"
 	// PhaseDeleting: no longer declared; being uninstalled.
 	PhaseDeleting Phase = "Deleting"
 	// PhaseSuspended: declared with suspend: true; left alone.
 	PhaseSuspended Phase = "Suspended"
+	// PhaseBlocked: a person must act (a namespace this instance did not
+	// create, credentials deleted while the data exists, a store that
+	// never became Ready but holds data); storeops changes nothing of it
+	// until then. The message says what to do.
+	PhaseBlocked Phase = "Blocked"
+	// PhaseUnknown: no revision of stores.yaml is known yet (Git
+	// unreachable since the start, no cache): nothing is applied or
+	// deleted.
+	PhaseUnknown Phase = "Unknown"
 )
 
 // Phases lists every phase, in the order a person reads them.
-var Phases = []Phase{PhasePending, PhaseProvisioning, PhaseReady, PhaseDegraded, PhaseFailed, PhaseDeleting, PhaseSuspended}
+var Phases = []Phase{PhasePending, PhaseProvisioning, PhaseReady, PhaseDegraded, PhaseFailed, PhaseBlocked, PhaseDeleting, PhaseSuspended, PhaseUnknown}
 
 // Condition is one aspect of a store's state. LastTransition changes only
 // when Status changes.

@@ -80,6 +80,12 @@ func (r *Reconciler) phase(d *render.Desired, o *ObservedStore, released bool, n
 	if kind, ok := r.running[name]; ok {
 		return PhaseProvisioning, fmt.Sprintf("%s in progress", kind)
 	}
+	if reason, ok := r.blocked[name]; ok {
+		return PhaseBlocked, reason
+	}
+	if _, ok := r.stalled[name]; ok && lastErr != "" {
+		return PhaseBlocked, "last action failed and retrying cannot help; fix the cause, then change stores.yaml or the cluster: " + lastErr
+	}
 	if lastErr != "" {
 		msg := "last action failed: " + lastErr
 		if rt, ok := r.retries[name]; ok && now.Before(rt.NotBefore) {
@@ -118,8 +124,8 @@ func (r *Reconciler) phase(d *render.Desired, o *ObservedStore, released bool, n
 	case len(notReady) == 0:
 		return PhaseProvisioning, "release out of date; an upgrade is due"
 	}
-	if p := r.prev[name].Phase; p == PhaseReady || p == PhaseDegraded {
-		return PhaseDegraded, joinNonEmpty(notReady...)
+	if p := r.prev[name].Phase; p == PhaseReady || p == PhaseDegraded || (o.ReadyRevision > 0 && o.ReadyRevision == rel.Revision) {
+		return PhaseDegraded, "was Ready, is not now (storeops waits; it never reinstalls a store that served): " + joinNonEmpty(notReady...)
 	}
 	if r.Policy.ReadyTimeout > 0 && now.Sub(rel.Updated) > r.Policy.ReadyTimeout {
 		return PhaseFailed, fmt.Sprintf("not ready %s after revision %d: %s", r.Policy.ReadyTimeout, rel.Revision, joinNonEmpty(notReady...))
@@ -141,6 +147,10 @@ func (r *Reconciler) orphanStatus(o *ObservedStore, now time.Time) StoreStatus {
 		st.ReleaseRevision, st.ReleaseStatus, st.ChartVersion = o.Release.Revision, o.Release.Status, o.Release.ChartVersion
 	}
 	switch {
+	case !o.Owned && !o.Terminating():
+		st.Phase, st.Message = PhaseBlocked, "namespace carries storeops' labels but was not created by this instance: never adopted or deleted"
+	case r.revision == "":
+		st.Phase, st.Message = PhaseUnknown, "no revision of stores.yaml is known yet; nothing is applied or deleted until one is"
 	case o.Terminating() || r.running[o.Name] == ActDelete:
 		st.Phase, st.Message = PhaseDeleting, "no longer declared; deleting"
 	case r.refused != nil && r.refused.Reason == "MassDeletion":

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -21,6 +22,18 @@ type engineFlags struct {
 	stuckAfter     time.Duration
 	readyTimeout   time.Duration
 	helmTimeout    time.Duration
+	instance       string
+	lease          leaseFlags
+}
+
+// leaseFlags name the leader Lease, which serve and sync --once share: one
+// applier at a time.
+type leaseFlags struct {
+	namespace     string
+	name          string
+	duration      time.Duration
+	renewDeadline time.Duration
+	retryPeriod   time.Duration
 }
 
 func (f *engineFlags) register(fs *flag.FlagSet) {
@@ -30,7 +43,24 @@ func (f *engineFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.confirm, "confirm-deletions", "", "Git revision (7+ hex digits) whose deletions are confirmed despite the mass-deletion guard")
 	fs.DurationVar(&f.stuckAfter, "stuck-after", 10*time.Minute, "a release pending longer than this was left by a crash and is unlocked")
 	fs.DurationVar(&f.readyTimeout, "ready-timeout", 15*time.Minute, "a store not ready this long after a change counts as failed and is remediated")
-	fs.DurationVar(&f.helmTimeout, "helm-timeout", 5*time.Minute, "timeout of each Helm operation, hooks included")
+	fs.DurationVar(&f.helmTimeout, "helm-timeout", 0, "timeout of each Helm operation, hooks included (default: derived from the charts' hook deadlines, see docs/timeouts.md)")
+	fs.StringVar(&f.instance, "instance", reconcile.DefaultInstance, "name of this storeops instance: it acts only on stores it created, so several instances can share a cluster")
+	fs.StringVar(&f.lease.namespace, "leader-election-namespace", envOr("POD_NAMESPACE", "default"), "storeops' own namespace: the leader Lease and the instance key Secret live there")
+	fs.StringVar(&f.lease.name, "leader-election-name", "", "name of the leader Lease (default storeops-leader, or <instance>-leader for another instance)")
+	fs.DurationVar(&f.lease.duration, "leader-lease-duration", 15*time.Second, "how long a leader's Lease is valid")
+	fs.DurationVar(&f.lease.renewDeadline, "leader-renew-deadline", 10*time.Second, "how long the leader tries to renew before giving up")
+	fs.DurationVar(&f.lease.retryPeriod, "leader-retry-period", 2*time.Second, "how often candidates try to take the Lease")
+}
+
+// leaseName is the leader Lease of the instance.
+func (f *engineFlags) leaseName() string {
+	switch {
+	case f.lease.name != "":
+		return f.lease.name
+	case f.instance == reconcile.DefaultInstance:
+		return "storeops-leader"
+	}
+	return f.instance + "-leader"
 }
 
 // engine is the reconciler wired to a cluster.
@@ -41,24 +71,55 @@ type engine struct {
 	obs     *reconcile.Observer
 	rec     *reconcile.Reconciler
 	changed *reconcile.Signal // the cluster changed
+	// fence lets the applier's requests through only while this process
+	// holds the leader Lease.
+	fence *reconcile.Fence
+	flags *engineFlags
 }
 
-func (f *engineFlags) engine(log *slog.Logger) (*engine, error) {
+// engine wires the reconciler to the cluster. With createKey, the instance
+// key Secret is made on first use (serve, sync); plan only reads it.
+func (f *engineFlags) engine(ctx context.Context, log *slog.Logger, createKey bool) (*engine, error) {
 	if f.maxDeleteShare < 0 || f.maxDeleteShare > 1 {
 		return nil, errors.New("-max-delete-share must be between 0 and 1")
 	}
-	e := &engine{board: reconcile.NewBoard(), changed: reconcile.NewSignal()}
+	if err := reconcile.CheckInstanceName(f.instance); err != nil {
+		return nil, fmt.Errorf("-instance: %w", err)
+	}
+	e := &engine{board: reconcile.NewBoard(), changed: reconcile.NewSignal(), fence: &reconcile.Fence{}, flags: f}
 	var err error
 	if e.restCfg, e.client, err = kubeConfig(f.kubeconfig); err != nil {
 		return nil, err
 	}
-	e.obs = reconcile.NewObserver(e.client, e.changed.Notify)
-	applier, err := reconcile.NewClusterApplier(e.restCfg, e.client, reconcile.EmbeddedCharts{}, log)
+	inst := reconcile.Instance{Name: f.instance}
+	if createKey {
+		inst, err = reconcile.LoadInstanceKey(ctx, e.client, f.lease.namespace, f.instance)
+	} else {
+		inst, err = reconcile.ReadInstanceKey(ctx, e.client, f.lease.namespace, f.instance)
+	}
 	if err != nil {
 		return nil, err
 	}
-	applier.Timeout = f.helmTimeout
+	e.obs = reconcile.NewObserver(e.client, inst, e.changed.Notify)
+	// The applier's requests pass the fence; the informers' do not need to.
+	applyCfg := rest.CopyConfig(e.restCfg)
+	applyCfg.Wrap(e.fence.Wrap)
+	applyClient, err := kubernetes.NewForConfig(applyCfg)
+	if err != nil {
+		return nil, err
+	}
+	applier, err := reconcile.NewClusterApplier(applyCfg, applyClient, reconcile.EmbeddedCharts{}, log)
+	if err != nil {
+		return nil, err
+	}
+	applier.Instance = inst
+	if f.helmTimeout > 0 {
+		applier.Timeout = f.helmTimeout
+	} else if applier.Timeout, err = reconcile.HelmTimeout(reconcile.EmbeddedCharts{}); err != nil {
+		return nil, err
+	}
 	e.rec = reconcile.New(e.obs, applier, e.board, log)
+	e.rec.Instance = inst.Name
 	if e.rec.ChartVersions, err = (reconcile.EmbeddedCharts{}).ChartVersions(); err != nil {
 		return nil, err
 	}
@@ -82,6 +143,7 @@ func (e *engine) start(ctx context.Context) error {
 				return
 			case <-e.changed.C():
 				e.rec.Refresh()
+				e.rec.MarkReadiness(ctx)
 			}
 		}
 	}()

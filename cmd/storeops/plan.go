@@ -132,7 +132,7 @@ func (f *oneShotFlags) plan(ctx context.Context, log *slog.Logger) ([]reconcile.
 	if err != nil {
 		return nil, rev, err
 	}
-	e, err := f.engine.engine(log)
+	e, err := f.engine.engine(ctx, log, false)
 	if err != nil {
 		return nil, rev, err
 	}
@@ -143,7 +143,8 @@ func (f *oneShotFlags) plan(ctx context.Context, log *slog.Logger) ([]reconcile.
 	policy.Now = time.Now()
 	policy.ChartVersions = e.rec.ChartVersions
 	policy.ConfirmDeletions = confirmsDeletions(rev.snap, f.engine.confirm)
-	actions, err := reconcile.Plan(render.Render(rev.cfg), e.obs.Observe(), policy)
+	policy.Instance = e.rec.Instance
+	actions, err := reconcile.Plan(e.rec.Render(rev.cfg), e.obs.Observe(), policy)
 	return actions, rev, err
 }
 
@@ -212,7 +213,7 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return exitFailed
 	}
-	e, err := f.engine.engine(log)
+	e, err := f.engine.engine(ctx, log, true)
 	if err == nil {
 		err = e.start(ctx)
 	}
@@ -220,6 +221,14 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "storeops sync:", err)
 		return exitFailed
 	}
+	// One applier at a time: run under the leader Lease, or not at all.
+	leaseCtx, release, err := e.takeLease(ctx, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "storeops sync:", err)
+		return exitFailed
+	}
+	defer release()
+	ctx = leaseCtx
 	e.rec.SetLeader(true)
 	rec, err := e.rec.Sync(ctx, reconcile.SyncInput{Config: rev.cfg, Revision: rev.snap.Revision, Trigger: "sync --once",
 		ConfirmDeletions: confirmsDeletions(rev.snap, f.engine.confirm)})
@@ -251,7 +260,7 @@ func waitSettled(ctx context.Context, board *reconcile.Board, stdout, stderr io.
 		for _, s := range snap.Stores {
 			switch {
 			case !s.Declared || s.Phase == reconcile.PhaseSuspended || s.Phase == reconcile.PhaseReady:
-			case s.Phase == reconcile.PhaseFailed:
+			case s.Phase == reconcile.PhaseFailed || s.Phase == reconcile.PhaseBlocked:
 				failed = append(failed, s.Name+": "+s.Message)
 			default:
 				pending++

@@ -39,12 +39,7 @@ type serveConfig struct {
 	webhookSecretFile  string
 	webhookSecretFiles map[gitsource.Provider]*string
 
-	leaderElect    bool
-	leaseNamespace string
-	leaseName      string
-	leaseDuration  time.Duration
-	renewDeadline  time.Duration
-	retryPeriod    time.Duration
+	leaderElect bool
 
 	logLevel, logFormat string
 }
@@ -63,11 +58,6 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.webhooks, "webhooks", "", "webhook receivers to enable, at /hooks/<provider> (default: every provider with a secret)")
 	fs.StringVar(&c.webhookSecretFile, "webhook-secret-file", "", "deprecated: one secret (or $"+EnvWebhookSecret+") for the receivers --webhooks names that have none of their own")
 	fs.BoolVar(&c.leaderElect, "leader-elect", true, "elect a leader with a Lease so that only one replica applies")
-	fs.StringVar(&c.leaseNamespace, "leader-election-namespace", envOr("POD_NAMESPACE", "default"), "namespace of the leader Lease")
-	fs.StringVar(&c.leaseName, "leader-election-name", "storeops-leader", "name of the leader Lease")
-	fs.DurationVar(&c.leaseDuration, "leader-lease-duration", 15*time.Second, "how long a leader's Lease is valid")
-	fs.DurationVar(&c.renewDeadline, "leader-renew-deadline", 10*time.Second, "how long the leader tries to renew before giving up")
-	fs.DurationVar(&c.retryPeriod, "leader-retry-period", 2*time.Second, "how often candidates try to take the Lease")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
 }
@@ -150,7 +140,9 @@ func newDaemon(cfg serveConfig, log *slog.Logger) (*daemon, error) {
 	if d.src, err = cfg.source.source(log); err != nil {
 		return nil, err
 	}
-	if d.engine, err = cfg.engine.engine(log); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if d.engine, err = cfg.engine.engine(ctx, log, true); err != nil {
 		return nil, err
 	}
 	d.rec.HistoryLimit = cfg.history
@@ -263,9 +255,13 @@ func (d *daemon) run(ctx context.Context) error {
 	sched.Start()
 	defer sched.Stop()
 
+	// The Lease outlives ctx until the loop below has stopped applying:
+	// it is given back only then.
+	electCtx, endElection := context.WithCancel(context.WithoutCancel(ctx))
+	defer endElection()
 	if d.cfg.leaderElect {
 		wg.Add(1)
-		go func() { defer wg.Done(); d.elect(ctx) }()
+		go func() { defer wg.Done(); d.elect(electCtx) }()
 	} else {
 		d.lead(ctx)
 	}
@@ -275,6 +271,8 @@ func (d *daemon) run(ctx context.Context) error {
 		case <-ctx.Done():
 			d.log.Info("shutting down")
 			d.stopRetry()
+			d.follow()
+			endElection()
 			return shutdown(srv, &wg)
 		case <-d.wake.C():
 			reason := "trigger"
@@ -297,6 +295,7 @@ func shutdown(srv *http.Server, wg *sync.WaitGroup) error {
 
 // lead marks this replica as the one that applies, until ctx ends.
 func (d *daemon) lead(ctx context.Context) {
+	d.fence.Hold(ctx)
 	d.leading.Store(&ctx)
 	d.rec.SetLeader(true)
 	d.log.Info("leading: this replica applies changes")
@@ -304,6 +303,7 @@ func (d *daemon) lead(ctx context.Context) {
 }
 
 func (d *daemon) follow() {
+	d.fence.Close()
 	d.leading.Store(nil)
 	d.rec.SetLeader(false)
 }
@@ -358,6 +358,9 @@ func (d *daemon) syncOnce(ctx context.Context, trigger string) {
 		Config: d.last.cfg, Revision: d.last.snap.Revision, Trigger: trigger,
 		ConfirmDeletions: confirmsDeletions(d.last.snap, d.cfg.engine.confirm), Held: held,
 	})
+	if rec.Summary[string(reconcile.ActUnlock)] > 0 {
+		d.trigger("after unlock") // finish what the crashed run began, now
+	}
 	if err != nil {
 		d.log.Warn("sync finished with errors", "revision", short(rec.Revision), "error", err)
 	} else if len(rec.Actions) > 0 {

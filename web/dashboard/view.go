@@ -214,6 +214,10 @@ func phaseIcon(p reconcile.Phase) string {
 		return "⊖"
 	case reconcile.PhaseSuspended:
 		return "⏸"
+	case reconcile.PhaseBlocked:
+		return "⛔"
+	case reconcile.PhaseUnknown:
+		return "?"
 	}
 	return "○"
 }
