@@ -52,19 +52,25 @@ func (c *client) endpoint(query url.Values, segments ...string) *url.URL {
 // do sends in (when not nil) as JSON and decodes the answer into out
 // (when not nil). A status outside 2xx is an *APIError.
 func (c *client) do(ctx context.Context, method string, u *url.URL, in, out any) error {
+	_, err := c.doHeader(ctx, method, u, in, out)
+	return err
+}
+
+// doHeader is do that also returns the headers of a 2xx answer.
+func (c *client) doHeader(ctx context.Context, method string, u *url.URL, in, out any) (http.Header, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	var body io.Reader
 	if in != nil {
 		data, err := json.Marshal(in)
 		if err != nil {
-			return fmt.Errorf("%s %s %s: %w", c.kind, method, u.Path, err)
+			return nil, fmt.Errorf("%s %s %s: %w", c.kind, method, u.Path, err)
 		}
 		body = bytes.NewReader(data)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 	if err != nil {
-		return fmt.Errorf("%s %s %s: %w", c.kind, method, u.Path, err)
+		return nil, fmt.Errorf("%s %s %s: %w", c.kind, method, u.Path, err)
 	}
 	c.auth(req.Header)
 	if req.Header.Get("Accept") == "" {
@@ -78,28 +84,30 @@ func (c *client) do(ctx context.Context, method string, u *url.URL, in, out any)
 	if err != nil {
 		// *url.Error holds the URL, which holds no secret: the token
 		// travels in a header.
-		return fmt.Errorf("%s %s %s: %w", c.kind, method, u.Path, c.redact(err))
+		return nil, fmt.Errorf("%s %s %s: %w", c.kind, method, u.Path, c.redact(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-		return &APIError{Kind: c.kind, Method: method, Path: u.Path, Status: resp.StatusCode, Message: c.message(data)}
+		e := &APIError{Kind: c.kind, Method: method, Path: u.Path, Status: resp.StatusCode, Message: c.message(data)}
+		e.rateLimit(resp.Header, time.Now())
+		return nil, e
 	}
 	if out == nil {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
-		return nil
+		return resp.Header, nil
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
-		return fmt.Errorf("%s %s %s: read answer: %w", c.kind, method, u.Path, err)
+		return nil, fmt.Errorf("%s %s %s: read answer: %w", c.kind, method, u.Path, err)
 	}
 	if len(data) > maxBody {
-		return fmt.Errorf("%s %s %s: answer larger than %d bytes", c.kind, method, u.Path, maxBody)
+		return nil, fmt.Errorf("%s %s %s: answer larger than %d bytes", c.kind, method, u.Path, maxBody)
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("%s %s %s: decode answer: %w", c.kind, method, u.Path, err)
+		return nil, fmt.Errorf("%s %s %s: decode answer: %w", c.kind, method, u.Path, err)
 	}
-	return nil
+	return resp.Header, nil
 }
 
 // message extracts the forge's explanation from an error body: GitHub

@@ -14,7 +14,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -41,8 +43,11 @@ type Config struct {
 	Kind string
 	// BaseURL is the API root: https://api.github.com (or
 	// https://host/api/v3 for GitHub Enterprise), https://gitlab.com, or
-	// the Gitea server's URL. GitLab's /api/v4 and Gitea's /api/v1 are
-	// added when missing. Empty means the public GitHub or GitLab.
+	// the Gitea server's URL. GitLab's /api/v4, Gitea's /api/v1 and, for
+	// a GitHub host not named api.* (GitHub Enterprise Server), /api/v3
+	// are added when missing. Empty means the public GitHub or GitLab.
+	// It must be https unless the host is a loopback address: the token
+	// is never sent over plain http to another host.
 	BaseURL string
 	// Repo is "owner/name", or the project's full path on GitLab
 	// ("group/subgroup/name").
@@ -111,10 +116,12 @@ var (
 	// exist, or the token may not see it (404).
 	ErrNotFound = errors.New("not found on the forge")
 	// ErrConflict means the forge refused the change as it stands (409,
-	// 422): for example no commits between the branches.
+	// 422, and GitLab's 400 for validation errors): for example no
+	// commits between the branches.
 	ErrConflict = errors.New("forge refused the change")
-	// ErrRateLimited means the forge asks to slow down (429, or GitHub's
-	// 403 "rate limit exceeded"); retry later.
+	// ErrRateLimited means the forge asks to slow down (429, or a 403
+	// with X-RateLimit-Remaining: 0 or Retry-After); retry later, after
+	// APIError.RetryAfter when it is set.
 	ErrRateLimited = errors.New("forge rate limit exceeded")
 )
 
@@ -127,6 +134,15 @@ type APIError struct {
 	Path    string // without the query
 	Status  int
 	Message string
+	// RateLimited is set when the forge said to slow down: a 429, or a
+	// 403 with X-RateLimit-Remaining: 0 or a Retry-After header
+	// (GitHub's primary and secondary rate limits). The message text is
+	// not looked at.
+	RateLimited bool
+	// RetryAfter is how long the forge asked to wait, from Retry-After
+	// or X-RateLimit-Reset (RateLimit-Reset on GitLab); zero when it did
+	// not say.
+	RetryAfter time.Duration
 }
 
 func (e *APIError) Error() string {
@@ -135,29 +151,78 @@ func (e *APIError) Error() string {
 		msg += ": " + e.Message
 	}
 	if err := e.Unwrap(); err != nil {
-		msg += " (" + err.Error() + ")"
+		msg += " (" + err.Error()
+		if e.RetryAfter > 0 {
+			msg += fmt.Sprintf("; retry after %s", e.RetryAfter)
+		}
+		msg += ")"
 	}
 	return msg
 }
 
 // Unwrap maps the status to one of the package's errors.
 func (e *APIError) Unwrap() error {
+	if e.RateLimited {
+		return ErrRateLimited
+	}
 	switch e.Status {
 	case http.StatusTooManyRequests:
 		return ErrRateLimited
-	case http.StatusForbidden:
-		if strings.Contains(strings.ToLower(e.Message), "rate limit") {
-			return ErrRateLimited
-		}
-		return ErrAuth
-	case http.StatusUnauthorized:
+	case http.StatusForbidden, http.StatusUnauthorized:
 		return ErrAuth
 	case http.StatusNotFound:
 		return ErrNotFound
 	case http.StatusConflict, http.StatusUnprocessableEntity:
 		return ErrConflict
+	case http.StatusBadRequest:
+		// GitLab answers validation errors with 400 where GitHub and
+		// Gitea answer 422.
+		if e.Kind == KindGitLab {
+			return ErrConflict
+		}
 	}
 	return nil
+}
+
+// rateLimit reads the rate-limit headers of an error answer received at
+// now: GitHub's and Gitea's X-RateLimit-*, GitLab's RateLimit-*, and
+// Retry-After.
+func (e *APIError) rateLimit(h http.Header, now time.Time) {
+	remaining := firstHeader(h, "X-RateLimit-Remaining", "RateLimit-Remaining")
+	retry := strings.TrimSpace(h.Get("Retry-After"))
+	switch {
+	case e.Status == http.StatusTooManyRequests:
+		e.RateLimited = true
+	case e.Status == http.StatusForbidden && (remaining == "0" || retry != ""):
+		e.RateLimited = true
+	}
+	if !e.RateLimited {
+		return
+	}
+	if retry != "" {
+		if secs, err := strconv.Atoi(retry); err == nil && secs >= 0 {
+			e.RetryAfter = time.Duration(secs) * time.Second
+		} else if t, err := http.ParseTime(retry); err == nil && t.After(now) {
+			e.RetryAfter = t.Sub(now)
+		}
+		return
+	}
+	if remaining == "0" {
+		if reset, err := strconv.ParseInt(firstHeader(h, "X-RateLimit-Reset", "RateLimit-Reset"), 10, 64); err == nil {
+			if t := time.Unix(reset, 0); t.After(now) {
+				e.RetryAfter = t.Sub(now).Round(time.Second)
+			}
+		}
+	}
+}
+
+func firstHeader(h http.Header, names ...string) string {
+	for _, n := range names {
+		if v := strings.TrimSpace(h.Get(n)); v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 // New checks cfg and returns the client of its kind. Nothing is contacted.
@@ -211,6 +276,13 @@ func New(cfg Config) (Forge, error) {
 		return nil, fmt.Errorf("%w: URL must not hold credentials; give the token", ErrConfig)
 	case u.RawQuery != "" || u.Fragment != "":
 		return nil, fmt.Errorf("%w: URL %q: no query or fragment", ErrConfig, base)
+	case u.Scheme == "http" && !IsLoopback(u.Hostname()):
+		return nil, fmt.Errorf("%w: URL %q: refusing to send the token over plain http to %s; use https (plain http is allowed only to a loopback address)", ErrConfig, base, u.Hostname())
+	}
+	if cfg.Kind == KindGitHub && githubEnterprise(u.Hostname()) {
+		// As go-github's WithEnterpriseURLs: GitHub Enterprise Server
+		// serves the API under /api/v3.
+		suffix = "/api/v3"
 	}
 	u.Path = strings.TrimSuffix(strings.TrimSuffix(u.Path, "/"), suffix) + suffix
 	u.RawPath = ""
@@ -234,6 +306,26 @@ func New(cfg Config) (Forge, error) {
 		c.auth = func(h http.Header) { h.Set("Authorization", "token "+cfg.Token) }
 		return newGitea(c, parts[0], parts[1]), nil
 	}
+}
+
+// githubEnterprise reports whether host is a GitHub Enterprise Server,
+// whose API is under /api/v3, rather than api.github.com or an API host
+// of GitHub Enterprise Cloud (api.<name>.ghe.com), served at the root.
+func githubEnterprise(host string) bool {
+	host = strings.ToLower(host)
+	return !strings.HasPrefix(host, "api.") && !strings.Contains(host, ".api.")
+}
+
+// IsLoopback reports whether host (a name or an IP address, without a
+// port) is "localhost" or a loopback address: the only hosts a token may
+// be sent to over plain http.
+func IsLoopback(host string) bool {
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(strings.Trim(host, "[]"))
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 // httpClient returns a copy of hc (or a new client) that refuses

@@ -3,9 +3,13 @@ package forge_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/storeops/storeops/forge"
 	"github.com/storeops/storeops/internal/giteatest"
@@ -100,5 +104,80 @@ func TestGitea(t *testing.T) {
 	}
 	if _, err := missing.FindOpen(ctx, "x", "main"); !errors.Is(err, forge.ErrNotFound) {
 		t.Errorf("missing repository: %v, want ErrNotFound", err)
+	}
+}
+
+// fakeGitea is a contract server for Gitea's pull request list: it caps
+// page sizes at max (Gitea's [api] MAX_RESPONSE_ITEMS), filters by state
+// and base_branch, and sends Link (rel="next" while a page follows, as
+// Gitea's genAPILinks) and X-Total-Count like Gitea.
+func fakeGitea(t *testing.T, maxItems int, pulls []map[string]any) *fakeAPI {
+	t.Helper()
+	const path = "/api/v1/repos/acme/config/pulls"
+	return newFakeAPI(t, map[string]route{"GET " + path: func(w http.ResponseWriter, r request) {
+		var match []map[string]any
+		for _, p := range pulls {
+			state := r.Query["state"]
+			if (state == "" || state == "all" || p["state"] == state) &&
+				(r.Query["base_branch"] == "" || p["base"].(map[string]any)["ref"] == r.Query["base_branch"]) {
+				match = append(match, p)
+			}
+		}
+		size, _ := strconv.Atoi(r.Query["limit"])
+		if size <= 0 || size > maxItems {
+			size = maxItems
+		}
+		page, _ := strconv.Atoi(r.Query["page"])
+		page = max(page, 1)
+		from := min((page-1)*size, len(match))
+		to := min(from+size, len(match))
+		if pages := (len(match) + size - 1) / size; page < pages {
+			q := url.Values{}
+			for k, v := range r.Query {
+				q.Set(k, v)
+			}
+			q.Set("page", strconv.Itoa(page+1))
+			w.Header().Set("Link", fmt.Sprintf(`<http://gitea.example%s?%s>; rel="next",<http://gitea.example%s?page=%d>; rel="last"`, path, q.Encode(), path, pages))
+		}
+		w.Header().Set("X-Total-Count", strconv.Itoa(len(match)))
+		writeJSON(w, http.StatusOK, match[from:to])
+	}})
+}
+
+func giteaPull(n int, head, state string, created time.Time) map[string]any {
+	return map[string]any{
+		"number": n, "html_url": fmt.Sprintf("https://gitea.example/acme/config/pulls/%d", n), "state": state,
+		"merged": false, "title": "PR " + head, "body": "", "created_at": created.Format(time.RFC3339),
+		"head": map[string]any{"ref": head, "repo_id": 1}, "base": map[string]any{"ref": "main", "repo_id": 1},
+	}
+}
+
+// A Gitea whose MAX_RESPONSE_ITEMS is below the client's page size
+// answers short pages that are not the last. Before, the client stopped
+// at the first short page: FindOpen missed an open pull request further
+// down (and Open then failed on Gitea's 409), List missed the rest.
+func TestGiteaCappedPages(t *testing.T) {
+	var pulls []map[string]any
+	for i := 25; i >= 1; i-- { // newest first, as Gitea lists them
+		pulls = append(pulls, giteaPull(i, fmt.Sprintf("storeops/add-s%d", i), "open", t0.Add(time.Duration(i)*time.Minute)))
+	}
+	for _, max := range []int{1, 10, 24, 25, 50} {
+		api := fakeGitea(t, max, pulls)
+		f := mustNew(t, forge.Config{Kind: forge.KindGitea, BaseURL: api.URL, Repo: "acme/config", Token: testToken})
+		pr, err := f.FindOpen(context.Background(), "storeops/add-s1", "main")
+		if err != nil || pr == nil || pr.Number != 1 {
+			t.Errorf("max %d: FindOpen the oldest = %+v, %v", max, pr, err)
+		}
+		if pr, err := f.FindOpen(context.Background(), "storeops/add-s99", "main"); err != nil || pr != nil {
+			t.Errorf("max %d: FindOpen a missing one = %+v, %v", max, pr, err)
+		}
+		list, err := f.List(context.Background(), "storeops/", 50)
+		if err != nil || len(list) != 25 || list[24].Number != 1 {
+			t.Errorf("max %d: List = %d pull requests, %v", max, len(list), err)
+		}
+		// No request past the last page.
+		if n, want := len(api.requests()), 3*((25+max-1)/max); max < 50 && n != want {
+			t.Errorf("max %d: %d requests, want %d", max, n, want)
+		}
 	}
 }

@@ -14,7 +14,9 @@ import (
 	"github.com/storeops/storeops/forge"
 )
 
-const ghPulls = "/repos/acme/config/pulls"
+// ghPulls is where the fake API, a GitHub Enterprise Server on a
+// loopback address, serves the pull requests: under /api/v3.
+const ghPulls = "/api/v3/repos/acme/config/pulls"
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 

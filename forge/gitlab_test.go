@@ -56,9 +56,20 @@ func TestGitLabOpen(t *testing.T) {
 		{name: "project not found", wantErr: forge.ErrNotFound,
 			post:     reply(http.StatusNotFound, `{"message":"404 Project Not Found"}`),
 			wantReqs: []string{"POST " + glMRs}},
+		// GitLab answers validation errors with 400, not 422 (lib/api/helpers.rb
+		// render_validation_error!, bad_request!). Before, the client took
+		// them for no known error at all.
 		{name: "validation error", wantErr: forge.ErrConflict,
-			post:     reply(http.StatusUnprocessableEntity, `{"message":{"source_branch":["is invalid"]}}`),
+			post:     reply(http.StatusBadRequest, `{"message":{"title":["can't be blank"]}}`),
 			list:     reply(http.StatusOK, []any{}),
+			wantReqs: []string{"POST " + glMRs, "GET " + glMRs}},
+		{name: "same source and target", wantErr: forge.ErrConflict,
+			post:     reply(http.StatusBadRequest, `{"message":["You can't use same project/branch for source and target"]}`),
+			list:     reply(http.StatusOK, []any{}),
+			wantReqs: []string{"POST " + glMRs, "GET " + glMRs}},
+		{name: "validation error, an open one exists", want: 3,
+			post:     reply(http.StatusBadRequest, `{"message":{"source_branch":["is invalid"]}}`),
+			list:     reply(http.StatusOK, []any{existing}),
 			wantReqs: []string{"POST " + glMRs, "GET " + glMRs}},
 	}
 	open := openTest{

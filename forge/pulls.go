@@ -114,29 +114,77 @@ func (f *pulls[P]) List(ctx context.Context, prefix string, limit int) ([]PullRe
 	return newestFirst(out, limit), nil
 }
 
+// maxPages bounds the pages scan asks for, whatever their size.
+const maxPages = 100
+
 // scan asks for the pull requests q selects, pageSize at a time, and
 // hands each page to visit until visit returns true. With paged it goes
-// on while the pages come back full, up to MaxListScan pull requests;
-// without, it asks once, for no page in particular.
+// on while the forge says there is a next page, up to MaxListScan pull
+// requests or maxPages pages; without, it asks once, for no page in
+// particular.
+//
+// A page shorter than asked for is not the last one when the forge caps
+// page sizes (Gitea's MAX_RESPONSE_ITEMS, which may be below 50): the
+// Link header's rel="next" decides, else X-Total-Count (X-Total on
+// GitLab), and only a forge that sends neither is taken to have no more
+// after a short page.
 func (f *pulls[P]) scan(ctx context.Context, q url.Values, paged bool, visit func(page []entry) bool) error {
 	q.Set(f.sizeParam, strconv.Itoa(f.pageSize))
-	for page := 1; page*f.pageSize <= MaxListScan; page++ {
+	seen := 0
+	for page := 1; page <= maxPages && seen < MaxListScan; page++ {
 		if paged {
 			q.Set("page", strconv.Itoa(page))
 		}
 		var list []P
-		if err := f.c.do(ctx, http.MethodGet, f.url(q), nil, &list); err != nil {
+		h, err := f.c.doHeader(ctx, http.MethodGet, f.url(q), nil, &list)
+		if err != nil {
 			return err
 		}
+		seen += len(list)
 		entries := make([]entry, len(list))
 		for i, p := range list {
 			entries[i] = p.entry(f.c.repo)
 		}
-		if visit(entries) || !paged || len(list) < f.pageSize {
+		if visit(entries) || !paged || len(list) == 0 || !morePages(h, seen, len(list) >= f.pageSize) {
 			break
 		}
 	}
 	return nil
+}
+
+// morePages reads from the headers of a page whether another follows,
+// seen being how many items came so far; full is the guess for a forge
+// that says nothing: whether the page was as long as asked for.
+func morePages(h http.Header, seen int, full bool) bool {
+	if links := h.Values("Link"); len(links) > 0 {
+		return hasNextLink(links)
+	}
+	for _, name := range []string{"X-Total-Count", "X-Total"} {
+		if total, err := strconv.Atoi(strings.TrimSpace(h.Get(name))); err == nil {
+			return seen < total
+		}
+	}
+	return full
+}
+
+// hasNextLink reports whether the Link header values hold a link with
+// rel="next" (RFC 8288).
+func hasNextLink(values []string) bool {
+	for _, v := range values {
+		for _, link := range strings.Split(v, ",") {
+			_, params, ok := strings.Cut(link, ";")
+			if !ok {
+				continue
+			}
+			for _, p := range strings.Split(params, ";") {
+				k, val, _ := strings.Cut(strings.TrimSpace(p), "=")
+				if strings.EqualFold(k, "rel") && slices.Contains(strings.Fields(strings.ToLower(strings.Trim(val, `"`))), "next") {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 func listLimit(limit int) int {
