@@ -3,6 +3,7 @@ package gitsource
 import (
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -196,6 +197,9 @@ func (a Auth) method(remote string) (transport.AuthMethod, error) {
 		if len(a.SSHKey) > 0 {
 			return nil, fmt.Errorf("%w: an SSH key cannot be used with %s URL %s", ErrConfig, ep.Protocol, remote)
 		}
+		if ep.Protocol == "http" && (a.Token != "" || a.Password != "") && !isLoopback(ep.Host) {
+			return nil, fmt.Errorf("%w: refusing to send the Git %s over plain http to %s; use an https URL (plain http is allowed only to a loopback address)", ErrConfig, a.Kind(), ep.Host)
+		}
 		switch a.Kind() {
 		case "token":
 			user := a.Username
@@ -213,6 +217,18 @@ func (a Auth) method(remote string) (transport.AuthMethod, error) {
 		}
 		return nil, nil
 	}
+}
+
+// isLoopback reports whether host (a name or an IP address, without a
+// port) is "localhost" or a loopback address: the only hosts credentials
+// may be sent to over plain http.
+func isLoopback(host string) bool {
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(strings.Trim(host, "[]"))
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 // checkURL refuses URLs that carry a password: credentials belong in

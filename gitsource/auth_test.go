@@ -115,3 +115,31 @@ func TestNewWithSSH(t *testing.T) {
 		t.Errorf("New with a bad key: %v, want ErrConfig", err)
 	}
 }
+
+// Credentials never travel over plain http, except to a loopback
+// address. Before, a token was sent in clear to any http:// remote.
+func TestNoCredentialsOverPlainHTTP(t *testing.T) {
+	for _, tc := range []struct {
+		url  string
+		auth gitsource.Auth
+		ok   bool
+	}{
+		{"http://git.example.com/ops/stores.git", gitsource.Auth{Token: "s3cr3t-t0k3n"}, false},
+		{"http://10.1.2.3:3000/ops/stores.git", gitsource.Auth{Username: "u", Password: "pw-v4lue"}, false},
+		{"http://git.example.com/ops/stores.git", gitsource.Auth{}, true}, // anonymous
+		{"https://git.example.com/ops/stores.git", gitsource.Auth{Token: "s3cr3t-t0k3n"}, true},
+		{"http://127.0.0.1:3000/ops/stores.git", gitsource.Auth{Token: "s3cr3t-t0k3n"}, true},
+		{"http://localhost/ops/stores.git", gitsource.Auth{Username: "u", Password: "pw-v4lue"}, true},
+		{"http://[::1]:8080/ops/stores.git", gitsource.Auth{Token: "s3cr3t-t0k3n"}, true},
+	} {
+		_, err := gitsource.New(gitsource.Config{URL: tc.url, Auth: tc.auth}, nil)
+		switch {
+		case tc.ok && err != nil:
+			t.Errorf("%s (%s): %v", tc.url, tc.auth, err)
+		case !tc.ok && (!errors.Is(err, gitsource.ErrConfig) || !strings.Contains(err.Error(), "plain http")):
+			t.Errorf("%s (%s): err = %v, want ErrConfig about plain http", tc.url, tc.auth, err)
+		case err != nil && (strings.Contains(err.Error(), "s3cr3t") || strings.Contains(err.Error(), "pw-v4lue")):
+			t.Errorf("%s: the secret is in the error: %v", tc.url, err)
+		}
+	}
+}
