@@ -197,15 +197,54 @@ func (g *Gitea) BranchHead(tb testing.TB, repo, branch string) (b Branch, ok boo
 // as JSON, signed with secret, and returns the hook's id.
 func (g *Gitea) AddWebhook(tb testing.TB, repo, target, secret string) int64 {
 	tb.Helper()
+	return g.AddHook(tb, repo, Hook{URL: target, Secret: secret})
+}
+
+// Hook is a webhook of type "gitea" as AddHook creates it.
+type Hook struct {
+	// URL is where Gitea POSTs the deliveries.
+	URL string
+	// Secret signs them (X-Gitea-Signature, over the JSON payload).
+	Secret string
+	// ContentType is "json" (when empty) or "form": a body
+	// payload=<the JSON, URL-encoded>.
+	ContentType string
+	// Events are the events delivered; ["push"] when empty. "delete" is
+	// sent when a branch or tag is deleted.
+	Events []string
+}
+
+// AddHook adds webhook h to repository repo and returns its id.
+func (g *Gitea) AddHook(tb testing.TB, repo string, h Hook) int64 {
+	tb.Helper()
+	if h.ContentType == "" {
+		h.ContentType = "json"
+	}
+	if len(h.Events) == 0 {
+		h.Events = []string{"push"}
+	}
 	var out struct {
 		ID int64 `json:"id"`
 	}
 	g.mustAPI(tb, http.MethodPost, g.repoAPI(repo)+"/hooks", map[string]any{
 		"type":   "gitea",
-		"config": map[string]string{"url": target, "content_type": "json", "secret": secret},
-		"events": []string{"push"}, "active": true, "branch_filter": "*",
+		"config": map[string]string{"url": h.URL, "content_type": h.ContentType, "secret": h.Secret},
+		"events": h.Events, "active": true, "branch_filter": "*",
 	}, &out)
 	return out.ID
+}
+
+// CreateBranch creates branch from the head of from in repository repo.
+func (g *Gitea) CreateBranch(tb testing.TB, repo, branch, from string) {
+	tb.Helper()
+	g.mustAPI(tb, http.MethodPost, g.repoAPI(repo)+"/branches",
+		map[string]string{"new_branch_name": branch, "old_branch_name": from}, nil)
+}
+
+// DeleteBranch deletes branch of repository repo.
+func (g *Gitea) DeleteBranch(tb testing.TB, repo, branch string) {
+	tb.Helper()
+	g.mustAPI(tb, http.MethodDelete, g.repoAPI(repo)+"/branches/"+escapePath(branch), nil, nil)
 }
 
 // Merge merges pull request number of repository repo with a merge

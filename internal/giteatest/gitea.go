@@ -46,6 +46,7 @@ type Gitea struct {
 	web   *proc.Process
 	http  *http.Client
 	stop  sync.Once
+	opts  Options
 }
 
 var (
@@ -78,16 +79,30 @@ func install(tb testing.TB) Install {
 	return build
 }
 
+// Options change the configuration of a Gitea started with StartWith.
+type Options struct {
+	// MaxResponseItems is [api] MAX_RESPONSE_ITEMS, the most items one
+	// page of the API holds whatever the client asks for; Gitea's
+	// default (50) when 0.
+	MaxResponseItems int
+}
+
 // Start runs a fresh Gitea with an admin user and token, and stops it
 // when the test ends. It skips the test under -short.
 func Start(tb testing.TB) *Gitea {
+	tb.Helper()
+	return StartWith(tb, Options{})
+}
+
+// StartWith is Start with options.
+func StartWith(tb testing.TB, opts Options) *Gitea {
 	tb.Helper()
 	if testing.Short() {
 		tb.Skip("needs a real Gitea; skipped under -short")
 	}
 	bin := install(tb)
 	began := time.Now()
-	g := &Gitea{dir: tb.TempDir(), bin: bin, http: &http.Client{Timeout: 30 * time.Second}}
+	g := &Gitea{dir: tb.TempDir(), bin: bin, http: &http.Client{Timeout: 30 * time.Second}, opts: opts}
 	port, err := freePort()
 	if err != nil {
 		tb.Fatalf("giteatest: %v", err)
@@ -164,6 +179,9 @@ func (g *Gitea) writeConfig(port int) error {
 		}
 	}
 	ini := fmt.Sprintf(appINI, user, g.bin.WorkPath, port, g.url, g.dir, randomHex(32), randomHex(48))
+	if n := g.opts.MaxResponseItems; n > 0 {
+		ini += fmt.Sprintf("\n[api]\nMAX_RESPONSE_ITEMS = %d\nDEFAULT_PAGING_NUM = %d\n", n, n)
+	}
 	return os.WriteFile(g.configPath(), []byte(ini), 0o600)
 }
 
