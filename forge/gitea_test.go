@@ -181,3 +181,43 @@ func TestGiteaCappedPages(t *testing.T) {
 		}
 	}
 }
+
+// TestGiteaSmallPages runs the client against a real Gitea whose
+// MAX_RESPONSE_ITEMS (3) is below the page size it asks for (50). Before,
+// the first short page was taken for the last: FindOpen missed the oldest
+// open pull request, a second Open of it failed on Gitea's 409, and List
+// returned only the newest three.
+func TestGiteaSmallPages(t *testing.T) {
+	g := giteatest.StartWith(t, giteatest.Options{MaxResponseItems: 3})
+	ctx := context.Background()
+	g.CreateRepo(t, "config", map[string]string{"stores.yaml": "stores: []\n"})
+	f, err := forge.New(forge.Config{Kind: forge.KindGitea, BaseURL: g.URL(), Repo: g.RepoPath("config"), Token: g.Token()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first *forge.PullRequest
+	for i := 1; i <= 7; i++ {
+		b := fmt.Sprintf("storeops/add-s%d", i)
+		g.CreateBranch(t, "config", b, "main")
+		g.WriteFile(t, "config", b, "stores.yaml", "stores: []\n# "+b+"\n", "Change for "+b)
+		pr, err := f.Open(ctx, b, "main", "Add s"+strconv.Itoa(i), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first == nil {
+			first = pr
+		}
+	}
+	found, err := f.FindOpen(ctx, "storeops/add-s1", "main")
+	if err != nil || found == nil || found.Number != first.Number {
+		t.Errorf("FindOpen of the oldest = %+v, %v; want #%d", found, err, first.Number)
+	}
+	again, err := f.Open(ctx, "storeops/add-s1", "main", "Add s1 again", "")
+	if err != nil || again.Number != first.Number {
+		t.Errorf("second Open of the oldest = %+v, %v; want #%d", again, err, first.Number)
+	}
+	list, err := f.List(ctx, "storeops/", 50)
+	if err != nil || len(list) != 7 || list[6].Number != first.Number {
+		t.Errorf("List = %d pull requests, %v; want 7", len(list), err)
+	}
+}
