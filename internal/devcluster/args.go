@@ -29,9 +29,9 @@ func etcdArgs(dir string, p ports) []string {
 	}
 }
 
-func apiserverArgs(dir string, p ports) []string {
+func apiserverArgs(dir string, p ports, o Options) []string {
 	pki := func(f string) string { return filepath.Join(dir, f) }
-	return []string{
+	args := []string{
 		"--etcd-servers=http://127.0.0.1:" + strconv.Itoa(p.etcd),
 		"--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1",
@@ -54,11 +54,31 @@ func apiserverArgs(dir string, p ports) []string {
 		"--profiling=false",
 		"--v=0",
 	}
+	if o.Profile == Bench {
+		// Without priority and fairness these cap the requests served at
+		// once (defaults 400 and 200); a fleet of stores needs more.
+		args = append(args, "--max-requests-inflight=1600", "--max-mutating-requests-inflight=800")
+	}
+	return args
 }
 
-func controllerManagerArgs(dir string, p ports) []string {
+// controllerQPS returns the client rate limit of the controller manager
+// and the scheduler; 0 keeps a component's own.
+func controllerQPS(o Options, component string) int {
+	if o.KubeAPIQPS > 0 {
+		return o.KubeAPIQPS
+	}
+	if component == "kube-controller-manager" {
+		// The default 20 QPS makes Deployments of many stores crawl.
+		return 200
+	}
+	return 0
+}
+
+func controllerManagerArgs(dir string, p ports, o Options) []string {
 	kubeconfig := filepath.Join(dir, "kube-controller-manager.kubeconfig")
-	return []string{
+	qps := controllerQPS(o, "kube-controller-manager")
+	args := []string{
 		"--kubeconfig=" + kubeconfig,
 		"--authentication-kubeconfig=" + kubeconfig,
 		"--authorization-kubeconfig=" + kubeconfig,
@@ -71,9 +91,8 @@ func controllerManagerArgs(dir string, p ports) []string {
 		"--cluster-signing-cert-file=" + filepath.Join(dir, caCertFile),
 		"--cluster-signing-key-file=" + filepath.Join(dir, caKeyFile),
 		"--service-cluster-ip-range=10.96.0.0/16",
-		// The default 20 QPS makes Deployments of many stores crawl.
-		"--kube-api-qps=200",
-		"--kube-api-burst=400",
+		"--kube-api-qps=" + strconv.Itoa(qps),
+		"--kube-api-burst=" + strconv.Itoa(2*qps),
 		// kwok renews the fake node's lease; on a busy machine a renewal can
 		// come late. With the default 40 s grace the node turns NotReady,
 		// every pod's Ready condition is set to False, and kwok never sets
@@ -82,11 +101,19 @@ func controllerManagerArgs(dir string, p ports) []string {
 		"--profiling=false",
 		"--v=0",
 	}
+	if o.Profile == Bench {
+		// More of a fleet's objects synced at once (defaults 5, 10 for
+		// namespaces, 20 for the garbage collector).
+		for _, flag := range []string{"deployment", "replicaset", "statefulset", "job", "endpoint", "service-endpoint", "namespace", "gc"} {
+			args = append(args, "--concurrent-"+flag+"-syncs=25")
+		}
+	}
+	return args
 }
 
-func schedulerArgs(dir string, p ports) []string {
+func schedulerArgs(dir string, p ports, o Options) []string {
 	kubeconfig := filepath.Join(dir, "kube-scheduler.kubeconfig")
-	return []string{
+	args := []string{
 		"--kubeconfig=" + kubeconfig,
 		"--authentication-kubeconfig=" + kubeconfig,
 		"--authorization-kubeconfig=" + kubeconfig,
@@ -96,6 +123,10 @@ func schedulerArgs(dir string, p ports) []string {
 		"--profiling=false",
 		"--v=0",
 	}
+	if qps := controllerQPS(o, "kube-scheduler"); qps > 0 {
+		args = append(args, "--kube-api-qps="+strconv.Itoa(qps), "--kube-api-burst="+strconv.Itoa(2*qps))
+	}
+	return args
 }
 
 func kwokArgs(dir string, p ports) []string {

@@ -17,20 +17,22 @@ import (
 // PersistentVolumeClaims without a class are provisioned and bound.
 const StorageClassName = "kwok-volume"
 
-// bootstrap creates the fake node and the default StorageClass, then waits
-// until the node is Ready (kwok runs) and the default namespace has its
-// ServiceAccount (the controller manager runs). It returns the server's
+// bootstrap creates the fake nodes and the default StorageClass, then
+// waits until the nodes are Ready (kwok runs) and the default namespace has
+// its ServiceAccount (the controller manager runs). It returns the server's
 // version.
-func bootstrap(ctx context.Context, client kubernetes.Interface, procs []*process) (string, error) {
+func bootstrap(ctx context.Context, client kubernetes.Interface, procs []*process, nodes []string) (string, error) {
 	info, err := client.Discovery().ServerVersion()
 	if err != nil {
 		return "", fmt.Errorf("server version: %w", err)
 	}
-	if err := ensure(ctx, func() error {
-		_, err := client.CoreV1().Nodes().Create(ctx, fakeNode(), metav1.CreateOptions{})
-		return err
-	}); err != nil {
-		return "", fmt.Errorf("create node: %w", err)
+	for _, name := range nodes {
+		if err := ensure(ctx, func() error {
+			_, err := client.CoreV1().Nodes().Create(ctx, fakeNode(name), metav1.CreateOptions{})
+			return err
+		}); err != nil {
+			return "", fmt.Errorf("create node %s: %w", name, err)
+		}
 	}
 	if err := ensure(ctx, func() error {
 		_, err := client.StorageV1().StorageClasses().Create(ctx, storageClass(), metav1.CreateOptions{})
@@ -38,19 +40,21 @@ func bootstrap(ctx context.Context, client kubernetes.Interface, procs []*proces
 	}); err != nil {
 		return "", fmt.Errorf("create storage class: %w", err)
 	}
-	if err := poll(ctx, procs, "node "+NodeName+" Ready", func() (bool, error) {
-		n, err := client.CoreV1().Nodes().Get(ctx, NodeName, metav1.GetOptions{})
-		if err != nil {
-			return false, err
-		}
-		for _, c := range n.Status.Conditions {
-			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
-				return true, nil
+	for _, name := range nodes {
+		if err := poll(ctx, procs, "node "+name+" Ready", func() (bool, error) {
+			n, err := client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return false, err
 			}
+			for _, c := range n.Status.Conditions {
+				if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+					return true, nil
+				}
+			}
+			return false, nil
+		}); err != nil {
+			return "", err
 		}
-		return false, nil
-	}); err != nil {
-		return "", err
 	}
 	if err := poll(ctx, procs, "default ServiceAccount", func() (bool, error) {
 		_, err := client.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
@@ -95,7 +99,7 @@ func poll(ctx context.Context, procs []*process, what string, cond func() (bool,
 	}
 }
 
-func fakeNode() *corev1.Node {
+func fakeNode(name string) *corev1.Node {
 	capacity := corev1.ResourceList{
 		corev1.ResourceCPU:    resource.MustParse("64"),
 		corev1.ResourceMemory: resource.MustParse("256Gi"),
@@ -103,13 +107,13 @@ func fakeNode() *corev1.Node {
 	}
 	return &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{
-			Name: NodeName,
+			Name: name,
 			Annotations: map[string]string{
 				"node.alpha.kubernetes.io/ttl": "0",
 				"kwok.x-k8s.io/node":           "fake",
 			},
 			Labels: map[string]string{
-				"kubernetes.io/hostname":        NodeName,
+				"kubernetes.io/hostname":        name,
 				"kubernetes.io/os":              "linux",
 				"kubernetes.io/arch":            "amd64",
 				"kubernetes.io/role":            "agent",

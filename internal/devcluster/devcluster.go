@@ -38,7 +38,8 @@ import (
 //go:embed kwok-stages.yaml
 var kwokStages []byte
 
-// NodeName is the name of the fake node kwok manages.
+// NodeName is the name of the first fake node kwok manages (the only one
+// unless Options.Nodes asks for more; see NodeNames).
 const NodeName = "kwok-node-0"
 
 // Options configure Start.
@@ -64,6 +65,65 @@ type Options struct {
 	Timeout time.Duration
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
+
+	// Profile is how pods and Jobs behave and how hard the controllers may
+	// drive the API server; Instant when empty.
+	Profile Profile
+	// TimeScale multiplies every delay of the Realistic profile: 1 (or 0)
+	// is the pace of a real cluster, 0.1 ten times faster.
+	TimeScale float64
+	// FailurePercent is the share, in percent, of image pulls, container
+	// starts, Ready pods and Job runs that fail (transiently) under the
+	// Realistic profile; DefaultFailurePercent when zero, none when
+	// negative or with NoFailures.
+	FailurePercent int
+	// NoFailures leaves out the random failures of the Realistic profile.
+	NoFailures bool
+	// Nodes is the number of fake nodes (NodeNames); 1 when zero, 12 for
+	// the Bench profile.
+	Nodes int
+	// KubeAPIQPS is the client rate limit of the controller manager and the
+	// scheduler (their burst is twice that); when zero, the profile's: 200
+	// for the controller manager and the scheduler's default, 1000 for both
+	// under Bench.
+	KubeAPIQPS int
+}
+
+// withDefaults fills in the profile's defaults.
+func (o Options) withDefaults() (Options, error) {
+	p, err := ParseProfile(string(o.Profile))
+	if err != nil {
+		return o, err
+	}
+	o.Profile = p
+	if o.TimeScale < 0 {
+		return o, fmt.Errorf("negative time scale %v", o.TimeScale)
+	}
+	if o.TimeScale == 0 {
+		o.TimeScale = 1
+	}
+	if o.Nodes < 0 {
+		return o, fmt.Errorf("negative node count %d", o.Nodes)
+	}
+	if o.Nodes == 0 {
+		o.Nodes = 1
+		if p == Bench {
+			o.Nodes = 12
+		}
+	}
+	if o.KubeAPIQPS == 0 && p == Bench {
+		o.KubeAPIQPS = 1000
+	}
+	return o, nil
+}
+
+// NodeNames returns the names of the first n fake nodes: kwok-node-0, ...
+func NodeNames(n int) []string {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = "kwok-node-" + strconv.Itoa(i)
+	}
+	return names
 }
 
 // Cluster is a running local control plane.
@@ -74,7 +134,17 @@ type Cluster struct {
 	config     *rest.Config
 	procs      []*process
 	version    string
+	opts       Options
 }
+
+// Profile returns the cluster's profile.
+func (c *Cluster) Profile() Profile { return c.opts.Profile }
+
+// TimeScale returns the time scale of the Realistic profile (1 is real time).
+func (c *Cluster) TimeScale() float64 { return c.opts.TimeScale }
+
+// Nodes returns the names of the fake nodes.
+func (c *Cluster) Nodes() []string { return NodeNames(c.opts.Nodes) }
 
 // Kubeconfig returns the path of a kubeconfig with admin rights.
 func (c *Cluster) Kubeconfig() string { return c.kubeconfig }
@@ -180,6 +250,13 @@ func start(ctx context.Context, o Options) (_ *Cluster, err error) {
 	if o.Timeout == 0 {
 		o.Timeout = 3 * time.Minute
 	}
+	if o, err = o.withDefaults(); err != nil {
+		return nil, err
+	}
+	kwokYAML, err := kwokConfig(o)
+	if err != nil {
+		return nil, fmt.Errorf("kwok stages of profile %s: %w", o.Profile, err)
+	}
 	binDir, err := filepath.Abs(o.BinDir)
 	if err != nil {
 		return nil, err
@@ -187,7 +264,7 @@ func start(ctx context.Context, o Options) (_ *Cluster, err error) {
 	if !HaveBinaries(binDir) {
 		return nil, fmt.Errorf("binaries missing in %q: run `make devcluster-bin`", o.BinDir)
 	}
-	c := &Cluster{stateDir: o.StateDir}
+	c := &Cluster{stateDir: o.StateDir, opts: o}
 	if c.stateDir == "" {
 		removeStaleTempDirs()
 		if c.stateDir, err = os.MkdirTemp("", tempPrefix); err != nil {
@@ -223,7 +300,10 @@ func start(ctx context.Context, o Options) (_ *Cluster, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("write certificates: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(c.stateDir, "kwok.yaml"), kwokStages, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(c.stateDir, "kwok.yaml"), kwokYAML, 0o644); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(c.stateDir, profileFile), []byte(describe(o)+"\n"), 0o644); err != nil {
 		return nil, err
 	}
 	server := "https://127.0.0.1:" + strconv.Itoa(p.apiserver)
@@ -249,7 +329,7 @@ func start(ctx context.Context, o Options) (_ *Cluster, err error) {
 		c.procs = append(c.procs, proc)
 		return proc, writePIDs(c.stateDir, c.procs)
 	}
-	fmt.Fprintf(log, "devcluster: starting in %s\n", c.stateDir)
+	fmt.Fprintf(log, "devcluster: starting in %s (%s)\n", c.stateDir, describe(o))
 	etcd, err := start("etcd", etcdArgs(c.stateDir, p)...)
 	if err != nil {
 		return nil, err
@@ -258,7 +338,7 @@ func start(ctx context.Context, o Options) (_ *Cluster, err error) {
 	if err := waitHTTP(ctx, etcdHealth, "", []*process{etcd}); err != nil {
 		return nil, fmt.Errorf("etcd: %w", err)
 	}
-	apiserver, err := start("kube-apiserver", apiserverArgs(c.stateDir, p)...)
+	apiserver, err := start("kube-apiserver", apiserverArgs(c.stateDir, p, o)...)
 	if err != nil {
 		return nil, err
 	}
@@ -270,8 +350,8 @@ func start(ctx context.Context, o Options) (_ *Cluster, err error) {
 		name string
 		args []string
 	}{
-		{"kube-controller-manager", controllerManagerArgs(c.stateDir, p)},
-		{"kube-scheduler", schedulerArgs(c.stateDir, p)},
+		{"kube-controller-manager", controllerManagerArgs(c.stateDir, p, o)},
+		{"kube-scheduler", schedulerArgs(c.stateDir, p, o)},
 		{"kwok", kwokArgs(c.stateDir, p)},
 	} {
 		if _, err := start(s.name, s.args...); err != nil {
@@ -282,7 +362,7 @@ func start(ctx context.Context, o Options) (_ *Cluster, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.version, err = bootstrap(ctx, client, c.procs); err != nil {
+	if c.version, err = bootstrap(ctx, client, c.procs, NodeNames(o.Nodes)); err != nil {
 		return nil, err
 	}
 	for _, port := range []int{p.controllerManager, p.scheduler} {
@@ -292,6 +372,37 @@ func start(ctx context.Context, o Options) (_ *Cluster, err error) {
 	}
 	fmt.Fprintf(log, "devcluster: %s ready after %s, kubeconfig %s\n", c.version, time.Since(began).Round(100*time.Millisecond), c.kubeconfig)
 	return c, nil
+}
+
+// profileFile, in the state directory, describes the profile of the
+// cluster that runs from it (see ReadProfile).
+const profileFile = "profile"
+
+// describe is the one-line description of o's profile.
+func describe(o Options) string {
+	s := fmt.Sprintf("profile %s, %d node(s)", o.Profile, o.Nodes)
+	if o.Profile == Realistic {
+		s += fmt.Sprintf(", time scale %g", o.TimeScale)
+		if o.NoFailures || o.FailurePercent < 0 {
+			s += ", no failures"
+		} else if o.FailurePercent > 0 {
+			s += fmt.Sprintf(", %d%% failures", o.FailurePercent)
+		}
+	}
+	if o.KubeAPIQPS > 0 {
+		s += fmt.Sprintf(", controllers' QPS %d", o.KubeAPIQPS)
+	}
+	return s
+}
+
+// ReadProfile returns the description of the profile of the cluster last
+// started from stateDir, or "" when there is none.
+func ReadProfile(stateDir string) string {
+	b, err := os.ReadFile(filepath.Join(stateDir, profileFile))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // writeKubeconfig writes the kubeconfig of user: "kubeconfig" for the

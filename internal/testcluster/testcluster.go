@@ -12,6 +12,17 @@
 //
 // Only packages whose TestMain calls Main pay for the cluster. Under
 // `go test -short` Main starts nothing and Get skips the test.
+//
+// The cluster's lifecycle profile (see devcluster.Profile) is chosen for the
+// whole binary in TestMain, or per Get; clusters that Get asks for are
+// started on first use, shared by the tests that ask for the same options,
+// and stopped when Main returns:
+//
+//	func TestMain(m *testing.M) {
+//		os.Exit(testcluster.MainWith(testcluster.WithProfile(devcluster.Realistic), testcluster.WithTimeScale(0.1))(m))
+//	}
+//
+//	c := testcluster.Get(t, testcluster.WithProfile(devcluster.Bench), testcluster.WithNodes(3))
 package testcluster
 
 import (
@@ -35,6 +46,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/storeops/storeops/internal/clusterfault"
 	"github.com/storeops/storeops/internal/devcluster"
 	"github.com/storeops/storeops/internal/reporoot"
 )
@@ -47,23 +59,107 @@ type Cluster struct {
 	Config *rest.Config
 	// Client is an admin clientset.
 	Client kubernetes.Interface
+	// Profile is the cluster's lifecycle profile; empty for a cluster named
+	// by $KUBECONFIG.
+	Profile devcluster.Profile
+	// TimeScale is the time scale of the Realistic profile (1 is real time).
+	TimeScale float64
+	// Nodes are the names of the fake nodes; nil for a cluster named by
+	// $KUBECONFIG.
+	Nodes []string
+	// StateDir holds the local control plane's data and logs
+	// (StateDir/logs/<component>.log); empty for a cluster named by
+	// $KUBECONFIG.
+	StateDir string
+}
+
+// Faults returns an injector of faults into this cluster: drain a node,
+// delete a pod, make a pod unready, fail the next Job run (package
+// clusterfault; the last two need the local control plane's kwok stages).
+func (c *Cluster) Faults() *clusterfault.Injector { return clusterfault.New(c.Client) }
+
+// Scale returns d at the cluster's time scale: how long something that
+// takes d on a real cluster takes on this one under the Realistic profile.
+func (c *Cluster) Scale(d time.Duration) time.Duration { return devcluster.Scale(d, c.TimeScale) }
+
+// Option chooses the kind of local control plane a test binary or a test
+// gets (see MainWith and Get).
+type Option func(*devcluster.Options)
+
+// WithProfile selects the lifecycle profile (devcluster.Instant when not given).
+func WithProfile(p devcluster.Profile) Option {
+	return func(o *devcluster.Options) { o.Profile = p }
+}
+
+// WithTimeScale multiplies every delay of the Realistic profile: 0.1 runs
+// it ten times faster than a real cluster.
+func WithTimeScale(scale float64) Option {
+	return func(o *devcluster.Options) { o.TimeScale = scale }
+}
+
+// WithoutFailures leaves out the random failures of the Realistic profile
+// (pull errors, crashes, restart spells, failed Job runs); the faults that
+// tests inject (package clusterfault) still work.
+func WithoutFailures() Option {
+	return func(o *devcluster.Options) { o.NoFailures = true }
+}
+
+// WithFailurePercent sets the share, in percent, of image pulls, container
+// starts, Ready pods and Job runs that fail under the Realistic profile.
+func WithFailurePercent(percent int) Option {
+	return func(o *devcluster.Options) { o.FailurePercent = percent }
+}
+
+// WithNodes sets the number of fake nodes.
+func WithNodes(n int) Option {
+	return func(o *devcluster.Options) { o.Nodes = n }
+}
+
+// WithKubeAPIQPS sets the client rate limit of the controller manager and
+// the scheduler.
+func WithKubeAPIQPS(qps int) Option {
+	return func(o *devcluster.Options) { o.KubeAPIQPS = qps }
+}
+
+// started is a local control plane started for a set of options.
+type started struct {
+	cluster *Cluster
+	dc      *devcluster.Cluster
+	err     error
 }
 
 var (
-	mu      sync.Mutex
-	current *Cluster
-	mainRan bool
-	skipMsg string
+	mu          sync.Mutex
+	current     *Cluster
+	mainRan     bool
+	skipMsg     string
+	external    bool                // current comes from $KUBECONFIG
+	defaultOpts []Option            // the options of MainWith
+	others      map[string]*started // clusters started by Get with options, by key
+	startMu     sync.Mutex          // serialises starts of other clusters
 )
 
 // Main is called from TestMain: it starts the local control plane (or reuses
 // the cluster named by $KUBECONFIG), runs m, stops what it started, and returns the exit code.
-func Main(m *testing.M) int {
+func Main(m *testing.M) int { return MainWith()(m) }
+
+// MainWith returns a Main whose cluster has the given options, e.g.
+//
+//	os.Exit(testcluster.MainWith(testcluster.WithProfile(devcluster.Realistic))(m))
+//	os.Exit(storeopsbin.Main(m, &binary, testcluster.MainWith(testcluster.WithProfile(devcluster.Bench))))
+//
+// With $KUBECONFIG set the options are ignored: the tests run on that cluster.
+func MainWith(opts ...Option) func(*testing.M) int {
+	return func(m *testing.M) int { return run(m, opts) }
+}
+
+func run(m *testing.M, opts []Option) int {
 	if !flag.Parsed() {
 		flag.Parse()
 	}
 	mu.Lock()
 	mainRan = true
+	defaultOpts = opts
 	mu.Unlock()
 	if testing.Short() {
 		skipMsg = "needs a Kubernetes cluster; skipped under -short"
@@ -75,14 +171,15 @@ func Main(m *testing.M) int {
 			fmt.Fprintf(os.Stderr, "testcluster: KUBECONFIG=%s: %v\n", os.Getenv("KUBECONFIG"), err)
 			return 1
 		}
-		current = c
+		current, external = c, true
 		return m.Run()
 	}
-	dc, err := start()
+	c, dc, err := start(opts)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "testcluster: %v\n", err)
 		return 1
 	}
+	current = c
 	// Stop on Ctrl-C or SIGTERM too; a crash or a test timeout kills the
 	// processes through Pdeathsig instead.
 	sig := make(chan os.Signal, 1)
@@ -93,6 +190,7 @@ func Main(m *testing.M) int {
 			return
 		}
 		_ = dc.Stop()
+		stopOthers()
 		fmt.Fprintf(os.Stderr, "testcluster: stopped the cluster on %v\n", s)
 		os.Exit(1)
 	}()
@@ -102,15 +200,53 @@ func Main(m *testing.M) int {
 	if err := dc.Stop(); err != nil {
 		fmt.Fprintf(os.Stderr, "testcluster: stop: %v\n", err)
 	}
+	stopOthers()
 	return code
+}
+
+// stopOthers stops the clusters started by Get with options.
+func stopOthers() {
+	mu.Lock()
+	defer mu.Unlock()
+	for key, s := range others {
+		if s.dc != nil {
+			if err := s.dc.Stop(); err != nil {
+				fmt.Fprintf(os.Stderr, "testcluster: stop %s: %v\n", key, err)
+			}
+		}
+	}
+	others = nil
+}
+
+// options applies opts to the defaults.
+func options(opts []Option) devcluster.Options {
+	var o devcluster.Options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
+// key identifies the cluster the options ask for.
+func key(o devcluster.Options) string {
+	if o.Profile == "" {
+		o.Profile = devcluster.Instant
+	}
+	if o.TimeScale == 0 {
+		o.TimeScale = 1
+	}
+	if o.Nodes == 0 && o.Profile != devcluster.Bench {
+		o.Nodes = 1
+	}
+	return fmt.Sprintf("profile=%s scale=%g failures=%d/%t nodes=%d qps=%d", o.Profile, o.TimeScale, o.FailurePercent, o.NoFailures, o.Nodes, o.KubeAPIQPS)
 }
 
 // start builds the binaries if needed and starts a cluster in a temporary
 // directory.
-func start() (*devcluster.Cluster, error) {
+func start(opts []Option) (*Cluster, *devcluster.Cluster, error) {
 	root, err := reporoot.Find()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cacheDir := os.Getenv("CACHE_DIR")
 	if cacheDir == "" {
@@ -126,24 +262,30 @@ func start() (*devcluster.Cluster, error) {
 		Log:       os.Stderr,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("build the local control plane: %w", err)
+		return nil, nil, fmt.Errorf("build the local control plane: %w", err)
 	}
+	o := options(opts)
+	o.BinDir, o.Timeout = binDir, 5*time.Minute
 	var log bytes.Buffer
+	o.Log = &log
 	began := time.Now()
-	dc, err := devcluster.Start(ctx, devcluster.Options{BinDir: binDir, Timeout: 5 * time.Minute, Log: &log})
+	dc, err := devcluster.Start(ctx, o)
 	if err != nil {
-		return nil, fmt.Errorf("start the local control plane: %w\n%s", err, log.String())
+		return nil, nil, fmt.Errorf("start the local control plane: %w\n%s", err, log.String())
 	}
 	if testing.Verbose() {
-		fmt.Fprintf(os.Stderr, "testcluster: %s ready in %s (%s)\n", dc.Version(), time.Since(began).Round(100*time.Millisecond), dc.StateDir())
+		fmt.Fprintf(os.Stderr, "testcluster: %s (%s) ready in %s (%s)\n", dc.Version(), devcluster.ReadProfile(dc.StateDir()),
+			time.Since(began).Round(100*time.Millisecond), dc.StateDir())
 	}
 	client, err := kubernetes.NewForConfig(dc.RESTConfig())
 	if err != nil {
 		_ = dc.Stop()
-		return nil, err
+		return nil, nil, err
 	}
-	current = &Cluster{Kubeconfig: dc.Kubeconfig(), Config: dc.RESTConfig(), Client: client}
-	return dc, nil
+	return &Cluster{
+		Kubeconfig: dc.Kubeconfig(), Config: dc.RESTConfig(), Client: client,
+		Profile: dc.Profile(), TimeScale: dc.TimeScale(), Nodes: dc.Nodes(), StateDir: dc.StateDir(),
+	}, dc, nil
 }
 
 func fromKubeconfig() (*Cluster, error) {
@@ -161,24 +303,62 @@ func fromKubeconfig() (*Cluster, error) {
 		return nil, fmt.Errorf("cannot reach the cluster: %w", err)
 	}
 	kubeconfig := rules.GetLoadingPrecedence()[0]
-	return &Cluster{Kubeconfig: kubeconfig, Config: cfg, Client: client}, nil
+	return &Cluster{Kubeconfig: kubeconfig, Config: cfg, Client: client, TimeScale: 1}, nil
 }
 
 // Get returns the cluster started by Main; it fails the test if Main did not run.
-func Get(t testing.TB) *Cluster {
+//
+// With options, it returns a cluster with those options instead: Main's own
+// when they ask for the same, otherwise one started at the first Get that
+// asks for them (tests that ask for the same options share it), stopped when
+// Main returns. With $KUBECONFIG set, a test that asks for other options
+// than Main's is skipped.
+func Get(t testing.TB, opts ...Option) *Cluster {
 	t.Helper()
 	mu.Lock()
-	defer mu.Unlock()
 	if !mainRan {
+		mu.Unlock()
 		t.Fatal("testcluster.Get: the package's TestMain must call testcluster.Main")
 	}
 	if skipMsg != "" {
+		mu.Unlock()
 		t.Skip(skipMsg)
 	}
 	if current == nil {
+		mu.Unlock()
 		t.Fatal("testcluster.Get: no cluster (see the error printed by testcluster.Main)")
 	}
-	return current
+	want := key(options(append(append([]Option{}, defaultOpts...), opts...)))
+	if len(opts) == 0 || want == key(options(defaultOpts)) {
+		c := current
+		mu.Unlock()
+		return c
+	}
+	if external {
+		mu.Unlock()
+		t.Skipf("needs a local control plane with %s; $KUBECONFIG names another cluster", want)
+	}
+	mu.Unlock()
+
+	startMu.Lock()
+	defer startMu.Unlock()
+	mu.Lock()
+	s, ok := others[want]
+	mu.Unlock()
+	if !ok {
+		c, dc, err := start(append(append([]Option{}, defaultOpts...), opts...))
+		s = &started{cluster: c, dc: dc, err: err}
+		mu.Lock()
+		if others == nil {
+			others = map[string]*started{}
+		}
+		others[want] = s
+		mu.Unlock()
+	}
+	if s.err != nil {
+		t.Fatalf("testcluster.Get(%s): %v", want, s.err)
+	}
+	return s.cluster
 }
 
 // Namespace creates a fresh uniquely named namespace for the test and deletes it at cleanup.

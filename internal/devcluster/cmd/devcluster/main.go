@@ -3,7 +3,9 @@
 // devcluster-up and devcluster-down run it from the repository root:
 //
 //	devcluster bin  [-cache DIR]                       build the pinned binaries if needed
-//	devcluster up   [-cache DIR] [-state DIR] [-keep]  start in the background, write a kubeconfig
+//	devcluster up   [-cache DIR] [-state DIR] [-keep] [-profile instant|realistic|bench]
+//	                [-time-scale F] [-failure-percent N] [-nodes N] [-kube-api-qps N]
+//	                                                   start in the background, write a kubeconfig
 //	devcluster down [-state DIR]                       stop what up started
 package main
 
@@ -15,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -39,6 +42,11 @@ func run(args []string) error {
 	keep := fs.Bool("keep", false, "keep the state of the last run (etcd data) instead of starting empty")
 	basePort := fs.Int("base-port", 26440, "first of 6 consecutive ports on 127.0.0.1; the API server gets base+3")
 	timeout := fs.Duration("timeout", 5*time.Minute, "how long to wait for readiness")
+	profile := fs.String("profile", "instant", "lifecycle profile: instant, realistic or bench (see deploy/devcluster/README.md)")
+	timeScale := fs.Float64("time-scale", 1, "realistic profile: multiply every delay by this (0.1 is ten times faster)")
+	failures := fs.Int("failure-percent", 0, fmt.Sprintf("realistic profile: percent of pulls, starts, Ready pods and Job runs that fail (0: %d, -1: none)", devcluster.DefaultFailurePercent))
+	nodes := fs.Int("nodes", 0, "number of fake nodes (0: 1, or 12 for bench)")
+	qps := fs.Int("kube-api-qps", 0, "client rate limit of the controller manager and the scheduler (0: the profile's)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -54,8 +62,15 @@ func run(args []string) error {
 		fmt.Println(dir)
 		return nil
 	case "up":
+		p, err := devcluster.ParseProfile(*profile)
+		if err != nil {
+			return err
+		}
 		if running := devcluster.Running(*state); len(running) > 0 {
-			fmt.Printf("devcluster already running from %s: %v\n", *state, running)
+			fmt.Printf("devcluster already running from %s (%s): %v\n", *state, devcluster.ReadProfile(*state), running)
+			if have := devcluster.ReadProfile(*state); !strings.HasPrefix(have, "profile "+string(p)+",") {
+				fmt.Printf("It does not run profile %s: stop it first with `make devcluster-down`.\n", p)
+			}
 			printUsage(*state)
 			return nil
 		}
@@ -66,11 +81,12 @@ func run(args []string) error {
 		c, err := devcluster.Start(ctx, devcluster.Options{
 			BinDir: binDir, StateDir: *state, Keep: *keep, BasePort: *basePort,
 			Detach: true, Timeout: *timeout, Log: os.Stderr,
+			Profile: p, TimeScale: *timeScale, FailurePercent: *failures, Nodes: *nodes, KubeAPIQPS: *qps,
 		})
 		if err != nil {
 			return err
 		}
-		fmt.Printf("devcluster %s is up (%s).\n", c.Version(), filepath.Join(c.StateDir(), "logs"))
+		fmt.Printf("devcluster %s is up: %s (logs in %s).\n", c.Version(), devcluster.ReadProfile(c.StateDir()), filepath.Join(c.StateDir(), "logs"))
 		printUsage(c.StateDir())
 		return nil
 	case "down":
@@ -95,6 +111,7 @@ func printUsage(stateDir string) {
   kubectl get nodes         # any kubectl works, if you have one
   make devcluster-down      # stop it
 
-Pods become Running and Ready but no container runs (kwok plays the kubelet).
+No container runs: kwok plays the kubelet and moves pods through their lives
+as the profile says (instant: Ready at once; realistic: delays and failures).
 `, kubeconfig)
 }
