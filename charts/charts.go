@@ -23,6 +23,7 @@ import (
 
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/ignore"
 )
 
@@ -196,4 +197,24 @@ func SecretKeys(storeType string) []string {
 		out = append(out, s.Key)
 	}
 	return out
+}
+
+// ProductionValues returns the chart's values-prod.yaml of a store type:
+// the sizing storeops gives stores of the large plan (replicas, resources,
+// volumes, data kept on delete). Keys storeops always sets itself
+// (ingress, persistence) are overridden by the store's values. Each call
+// returns a fresh map.
+func ProductionValues(storeType string) (map[string]any, error) {
+	if !slices.Contains(Types(), storeType) {
+		return nil, fmt.Errorf("production values %q: %w", storeType, ErrUnknownStoreType)
+	}
+	data, err := files.ReadFile(path.Join(storeType, "values-prod.yaml"))
+	if err != nil {
+		return nil, fmt.Errorf("production values %q: %w", storeType, err)
+	}
+	vals, err := chartutil.ReadValues(data)
+	if err != nil {
+		return nil, fmt.Errorf("production values %q: %w", storeType, err)
+	}
+	return vals.AsMap(), nil
 }

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/storeops/storeops/charts"
+	storeopsrender "github.com/storeops/storeops/render"
 )
 
 // storeValues are the values storeops passes for a store named name.
@@ -229,6 +230,44 @@ func TestRequiresExistingSecret(t *testing.T) {
 		vals["existingSecret"] = ""
 		if _, err := install.Run(chrt, vals); err == nil {
 			t.Errorf("%s: rendered without existingSecret", typ)
+		}
+	}
+}
+
+// TestStoreopsValues renders each chart with the values storeops computes
+// for every store of the example and of render's full fixture (plans,
+// production values of the large plan, TLS, cert-manager, WooCommerce
+// options): the charts' schemas accept them and the options arrive.
+func TestStoreopsValues(t *testing.T) {
+	for _, path := range []string{"../stores.example.yaml", "../render/testdata/valid/full.yaml"} {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := storeopsrender.Parse(filepath.Base(path), data, storeopsrender.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range storeopsrender.Render(cfg) {
+			t.Run(d.Store.Name, func(t *testing.T) {
+				out := manifests(render(t, d.Release.Chart, d.Release.Name, d.Release.Values))
+				if d.Store.Type == storeopsrender.WooCommerce {
+					for _, want := range []string{
+						fmt.Sprintf("value: %q", strings.Join(d.Store.Options.PaymentMethods, ",")),
+						fmt.Sprintf("value: %q", d.Store.Options.FlatRate),
+					} {
+						if !strings.Contains(out, want) {
+							t.Errorf("manifests lack %s", want)
+						}
+					}
+				}
+				if d.Store.Options.TLSSecret != "" && !strings.Contains(out, "https://"+d.Store.Domain) {
+					t.Errorf("TLS store without https URL")
+				}
+				if d.Store.Plan == storeopsrender.PlanLarge && d.Store.Type == storeopsrender.Medusa && !strings.Contains(out, "replicas: 2") {
+					t.Errorf("large Medusa store without the production replicas")
+				}
+			})
 		}
 	}
 }

@@ -1,6 +1,9 @@
 package render
 
-import "sort"
+import (
+	"slices"
+	"sort"
+)
 
 // Type is the kind of store: which stack and chart runs it.
 type Type string
@@ -41,6 +44,10 @@ type Defaults struct {
 	Plan Plan `json:"plan" yaml:"plan"`
 	// StorageClass of the stores' volumes; empty means the cluster default.
 	StorageClass string `json:"storageClass,omitempty" yaml:"storageClass,omitempty"`
+	// ClusterIssuer is a cert-manager ClusterIssuer. When set, every store
+	// is served over https: its Ingress asks cert-manager for a certificate
+	// in its TLS Secret (options.tlsSecret, default "<name>-tls").
+	ClusterIssuer string `json:"clusterIssuer,omitempty" yaml:"clusterIssuer,omitempty"`
 }
 
 // Options are the few chart settings a store may choose. There is no
@@ -51,12 +58,32 @@ type Options struct {
 	// SampleData imports the stack's sample products at installation.
 	SampleData bool `json:"sampleData" yaml:"sampleData"`
 	// TLSSecret names a kubernetes.io/tls Secret in the store's namespace
-	// for its Ingress; empty means plain HTTP.
+	// for its Ingress; empty means plain HTTP, unless the file has a
+	// defaults.clusterIssuer (then it is "<name>-tls").
 	TLSSecret string `json:"tlsSecret,omitempty" yaml:"tlsSecret,omitempty"`
+	// PaymentMethods are the offline payment methods a WooCommerce store
+	// offers at checkout (PaymentMethodNames; default cod). Empty for
+	// other store types.
+	PaymentMethods []string `json:"paymentMethods,omitempty" yaml:"paymentMethods,omitempty,flow"`
+	// FlatRate is the flat shipping cost of a WooCommerce store everywhere,
+	// a decimal such as "5.00" ("0" ships for free; default
+	// DefaultFlatRate). Empty for other store types.
+	FlatRate string `json:"flatRate,omitempty" yaml:"flatRate,omitempty"`
 }
 
-// Store is one declared store, after defaulting. It is a plain value: copies
-// share nothing.
+// Defaults of the WooCommerce options.
+const DefaultFlatRate = "5.00"
+
+// DefaultPaymentMethods are the payment methods of a WooCommerce store that
+// names none.
+func DefaultPaymentMethods() []string { return []string{"cod"} }
+
+// PaymentMethodNames are the offline payment methods of WooCommerce:
+// cash on delivery, bank transfer, cheque.
+var PaymentMethodNames = []string{"cod", "bacs", "cheque"}
+
+// Store is one declared store, after defaulting. Copies from a Config share
+// nothing with it.
 type Store struct {
 	Name       string  `json:"name" yaml:"name"`
 	Type       Type    `json:"type" yaml:"type"`
@@ -92,8 +119,16 @@ func (c *Config) Defaults() Defaults { return c.defaults }
 // Stores returns the stores, sorted by name.
 func (c *Config) Stores() []Store {
 	out := make([]Store, len(c.stores))
-	copy(out, c.stores)
+	for i, s := range c.stores {
+		out[i] = s.clone()
+	}
 	return out
+}
+
+// clone returns a copy of s that shares no memory with it.
+func (s Store) clone() Store {
+	s.Options.PaymentMethods = slices.Clone(s.Options.PaymentMethods)
+	return s
 }
 
 // Len is the number of stores.
@@ -103,7 +138,7 @@ func (c *Config) Len() int { return len(c.stores) }
 func (c *Config) Store(name string) (Store, bool) {
 	i := sort.Search(len(c.stores), func(i int) bool { return c.stores[i].Name >= name })
 	if i < len(c.stores) && c.stores[i].Name == name {
-		return c.stores[i], true
+		return c.stores[i].clone(), true
 	}
 	return Store{}, false
 }

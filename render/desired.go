@@ -5,9 +5,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 
+	"helm.sh/helm/v3/pkg/chartutil"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/storeops/storeops/charts"
 )
 
 // Labels storeops puts on everything it creates. It only ever changes or
@@ -61,7 +65,7 @@ type Desired struct {
 func Render(cfg *Config) []Desired {
 	out := make([]Desired, 0, cfg.Len())
 	for _, s := range cfg.stores {
-		out = append(out, RenderStore(cfg.defaults, s))
+		out = append(out, RenderStore(cfg.defaults, s.clone()))
 	}
 	return out
 }
@@ -78,9 +82,6 @@ func StoreLabels(s Store) map[string]string {
 // RenderStore returns the desired state of one validated store.
 func RenderStore(df Defaults, s Store) Desired {
 	ns := s.Namespace()
-	meta := func(name string) metav1.ObjectMeta {
-		return metav1.ObjectMeta{Name: name, Namespace: ns, Labels: StoreLabels(s)}
-	}
 
 	nsLabels := StoreLabels(s)
 	nsLabels[LabelPlan] = string(s.Plan)
@@ -103,24 +104,7 @@ func RenderStore(df Defaults, s Store) Desired {
 		},
 		Quota:      quota,
 		LimitRange: limits,
-		NetworkPolicy: &networkingv1.NetworkPolicy{
-			TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
-			ObjectMeta: meta(NetworkPolicyName),
-			Spec: networkingv1.NetworkPolicySpec{
-				// Every pod of the namespace; ingress only from the ingress
-				// controller's namespace and from the namespace itself.
-				PodSelector: metav1.LabelSelector{},
-				PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
-				Ingress: []networkingv1.NetworkPolicyIngressRule{
-					{From: []networkingv1.NetworkPolicyPeer{{
-						NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{
-							"kubernetes.io/metadata.name": df.IngressNamespace,
-						}},
-					}}},
-					{From: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{}}}},
-				},
-			},
-		},
+		NetworkPolicy: NetworkPolicy(df, ns, StoreLabels(s)),
 		Release: Release{
 			Name:      s.Name,
 			Namespace: ns,
@@ -131,25 +115,105 @@ func RenderStore(df Defaults, s Store) Desired {
 	}
 }
 
-// Values are the chart values of a store: the charts' public contract.
+// Private ranges a store may not reach outside its own namespace: the
+// cluster's pods, services and nodes (RFC 1918, shared address space,
+// IPv6 unique local), link-local (the cloud metadata address
+// 169.254.169.254 among them) and loopback.
+var (
+	DeniedEgressIPv4 = []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "127.0.0.0/8", "0.0.0.0/8"}
+	DeniedEgressIPv6 = []string{"fc00::/7", "fe80::/10", "::1/128", "::ffff:0:0/96"}
+)
+
+// NetworkPolicy is the policy of a store namespace. Every pod of it:
+//   - receives traffic only from the ingress controller's namespace and from
+//     the namespace itself;
+//   - sends traffic only to the namespace itself, to DNS (port 53 in
+//     kube-system), and to public addresses (plugin downloads, payment and
+//     mail providers), never to the cluster's private ranges, the API
+//     server's service or node addresses there, or 169.254.169.254.
+func NetworkPolicy(df Defaults, namespace string, labels map[string]string) *networkingv1.NetworkPolicy {
+	udp, tcp := corev1.ProtocolUDP, corev1.ProtocolTCP
+	dns := intstr.FromInt32(53)
+	publicV4 := networkingv1.IPBlock{CIDR: "0.0.0.0/0", Except: DeniedEgressIPv4}
+	publicV6 := networkingv1.IPBlock{CIDR: "::/0", Except: DeniedEgressIPv6}
+	return &networkingv1.NetworkPolicy{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
+		ObjectMeta: metav1.ObjectMeta{Name: NetworkPolicyName, Namespace: namespace, Labels: labels},
+		Spec: networkingv1.NetworkPolicySpec{
+			PodSelector: metav1.LabelSelector{},
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
+			Ingress: []networkingv1.NetworkPolicyIngressRule{
+				{From: []networkingv1.NetworkPolicyPeer{{
+					NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{
+						"kubernetes.io/metadata.name": df.IngressNamespace,
+					}},
+				}}},
+				{From: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{}}}},
+			},
+			Egress: []networkingv1.NetworkPolicyEgressRule{
+				{To: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{}}}},
+				{
+					To: []networkingv1.NetworkPolicyPeer{{
+						NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{
+							"kubernetes.io/metadata.name": "kube-system",
+						}},
+					}},
+					Ports: []networkingv1.NetworkPolicyPort{{Protocol: &udp, Port: &dns}, {Protocol: &tcp, Port: &dns}},
+				},
+				{To: []networkingv1.NetworkPolicyPeer{{IPBlock: &publicV4}, {IPBlock: &publicV6}}},
+			},
+		},
+	}
+}
+
+// Values are the chart values of a store: the charts' public contract. A
+// store of the large plan gets its chart's production values
+// (values-prod.yaml: replicas, resources, volumes) under the store's own;
+// the store's ingress and persistence settings always win. With a
+// defaults.clusterIssuer, the Ingress asks cert-manager for the store's
+// certificate.
 func Values(df Defaults, s Store) map[string]any {
-	return map[string]any{
-		"store": map[string]any{
-			"name":       s.Name,
-			"title":      s.Options.Title,
-			"domain":     s.Domain,
-			"adminEmail": s.AdminEmail,
-			"sampleData": s.Options.SampleData,
-		},
+	store := map[string]any{
+		"name":       s.Name,
+		"title":      s.Options.Title,
+		"domain":     s.Domain,
+		"adminEmail": s.AdminEmail,
+		"sampleData": s.Options.SampleData,
+	}
+	if s.Type == WooCommerce {
+		methods := make([]any, len(s.Options.PaymentMethods))
+		for i, m := range s.Options.PaymentMethods {
+			methods[i] = m
+		}
+		store["paymentMethods"] = methods
+		store["flatRateCost"] = s.Options.FlatRate
+	}
+	ingress := map[string]any{
+		"className":     df.IngressClass,
+		"tlsSecretName": s.Options.TLSSecret,
+	}
+	if df.ClusterIssuer != "" && s.Options.TLSSecret != "" {
+		ingress["annotations"] = map[string]any{
+			"cert-manager.io/cluster-issuer": df.ClusterIssuer,
+		}
+	}
+	values := map[string]any{
+		"store":          store,
 		"existingSecret": CredentialsSecret,
-		"ingress": map[string]any{
-			"className":     df.IngressClass,
-			"tlsSecretName": s.Options.TLSSecret,
-		},
+		"ingress":        ingress,
 		"persistence": map[string]any{
 			"storageClass": df.StorageClass,
 		},
 	}
+	if s.Plan == PlanLarge {
+		prod, err := charts.ProductionValues(string(s.Type))
+		if err != nil {
+			// The embedded charts' values-prod.yaml; the tests read both.
+			panic("render: " + err.Error())
+		}
+		values = chartutil.MergeTables(values, prod)
+	}
+	return values
 }
 
 // Checksum is a stable SHA-256 of chart values: JSON with sorted keys.

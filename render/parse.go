@@ -127,7 +127,7 @@ type field[T any] struct {
 type rawDefaults struct {
 	node                                                     *yaml.Node
 	baseDomain, ingressClass, ingressNamespace, storageClass field[string]
-	plan                                                     field[string]
+	plan, clusterIssuer                                      field[string]
 }
 
 type rawStore struct {
@@ -135,8 +135,9 @@ type rawStore struct {
 	broken                              bool // not a usable mapping
 	path                                string
 	name, typ, plan, domain, adminEmail field[string]
-	title, tlsSecret                    field[string]
+	title, tlsSecret, flatRate          field[string]
 	suspend, sampleData                 field[bool]
+	paymentMethods                      field[[]field[string]]
 }
 
 type rawFile struct {
@@ -231,6 +232,51 @@ func (d *decoder) str(f *field[string]) func(*yaml.Node, string) {
 	}
 }
 
+// strList decodes a list of strings, each kept with its node.
+func (d *decoder) strList(f *field[[]field[string]]) func(*yaml.Node, string) {
+	return func(n *yaml.Node, path string) {
+		f.node = n
+		n = d.deref(n, path)
+		if n == nil || isNull(n) {
+			return
+		}
+		if n.Kind != yaml.SequenceNode {
+			d.errorf(n, path, "expected a list of strings, got %s", describe(n))
+			return
+		}
+		out := field[[]field[string]]{val: []field[string]{}, set: true, node: n}
+		for i, item := range n.Content {
+			var e field[string]
+			d.str(&e)(item, fmt.Sprintf("%s[%d]", path, i))
+			if !e.set {
+				if e.node != nil && isNull(e.node) {
+					d.errorf(item, fmt.Sprintf("%s[%d]", path, i), "expected a string, got null")
+				}
+				return
+			}
+			out.val = append(out.val, e)
+		}
+		*f = out
+	}
+}
+
+// decimal decodes a number written as a YAML number or string, keeping its
+// text ("5.00" stays "5.00").
+func (d *decoder) decimal(f *field[string]) func(*yaml.Node, string) {
+	return func(n *yaml.Node, path string) {
+		f.node = n
+		n = d.deref(n, path)
+		if n == nil || isNull(n) {
+			return
+		}
+		if n.Kind != yaml.ScalarNode || (n.Tag != "!!str" && n.Tag != "!!int" && n.Tag != "!!float") {
+			d.errorf(n, path, "expected a number like 5.00, got %s", describe(n))
+			return
+		}
+		*f = field[string]{val: n.Value, set: true, node: n}
+	}
+}
+
 func (d *decoder) boolean(f *field[bool]) func(*yaml.Node, string) {
 	return func(n *yaml.Node, path string) {
 		n = d.deref(n, path)
@@ -265,6 +311,7 @@ func (d *decoder) file_(root *yaml.Node) rawFile {
 				"ingressNamespace": d.str(&df.ingressNamespace),
 				"plan":             d.str(&df.plan),
 				"storageClass":     d.str(&df.storageClass),
+				"clusterIssuer":    d.str(&df.clusterIssuer),
 			})
 		},
 		"stores": func(n *yaml.Node, path string) {
@@ -309,7 +356,9 @@ func (d *decoder) stores(n *yaml.Node, path string) []rawStore {
 				d.mapping(n, path, map[string]func(*yaml.Node, string){
 					"title":      d.str(&s.title),
 					"sampleData": d.boolean(&s.sampleData),
-					"tlsSecret":  d.str(&s.tlsSecret),
+					"tlsSecret":      d.str(&s.tlsSecret),
+					"paymentMethods": d.strList(&s.paymentMethods),
+					"flatRate":       d.decimal(&s.flatRate),
 				})
 			},
 		})

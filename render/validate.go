@@ -4,17 +4,17 @@ import (
 	"fmt"
 	"net/mail"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+	netutils "k8s.io/utils/net"
 )
 
-var (
-	dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-	// hostLabel is one label of a domain name (letters may be upper case).
-	hostLabel = regexp.MustCompile(`^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?$`)
-)
+var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
 // MaxNameLength is the longest store name: its namespace "store-<name>"
 // must fit in 63 characters.
@@ -33,18 +33,50 @@ func CheckName(name string) string {
 	return ""
 }
 
-// CheckDomain returns why d is not a usable host name, or "" if it is.
-func CheckDomain(d string) string {
-	if len(d) > 253 {
-		return fmt.Sprintf("%q is longer than 253 characters", d)
+// CheckIngressHost returns why the API server would refuse h as the host
+// of an Ingress rule, or "" if it accepts it. It makes the API server's own
+// checks (k8s.io/kubernetes pkg/apis/networking/validation, validateIngressRules)
+// with the same functions: not an IP address (parsed as sloppily as the API
+// server does, so 010.0.0.1 is one), and a lowercase RFC 1123 subdomain, or a
+// wildcard one when it contains '*'.
+func CheckIngressHost(h string) string {
+	if netutils.ParseIPSloppy(h) != nil {
+		return fmt.Sprintf("%q is an IP address; an Ingress host must be a DNS name", h)
 	}
-	labels := strings.Split(d, ".")
+	if strings.Contains(h, "*") {
+		if msgs := validation.IsWildcardDNS1123Subdomain(h); len(msgs) > 0 {
+			return fmt.Sprintf("%q is not a valid Ingress host: %s", h, msgs[0])
+		}
+		return ""
+	}
+	if msgs := validation.IsDNS1123Subdomain(h); len(msgs) > 0 {
+		return fmt.Sprintf("%q is not a valid Ingress host: %s", h, msgs[0])
+	}
+	return ""
+}
+
+// CheckDomain returns why d is not a usable store host name, or "" if it
+// is. A store's domain is lower-cased, then it must pass CheckIngressHost
+// (the API server's rules, so that nothing valid here is refused at apply
+// time) and, stricter than the API server: no wildcard (a store is one
+// host), at least two labels, and labels of at most 63 characters (DNS).
+func CheckDomain(d string) string {
+	h := strings.ToLower(d)
+	switch {
+	case strings.Contains(h, "*"):
+		return fmt.Sprintf("%q is a wildcard; a store's domain is one host name", d)
+	case netutils.ParseIPSloppy(h) != nil:
+		return fmt.Sprintf("%q is an IP address; Ingress hosts are DNS names", d)
+	case CheckIngressHost(h) != "":
+		return fmt.Sprintf("%q is not a domain name (letters, digits, '-' and '.'; each label starts and ends with a letter or digit; at most 253 characters)", d)
+	}
+	labels := strings.Split(h, ".")
 	if len(labels) < 2 {
 		return fmt.Sprintf("%q is not a domain name (it needs at least two labels, like shop.example.com)", d)
 	}
 	for _, l := range labels {
-		if len(l) > 63 || !hostLabel.MatchString(l) {
-			return fmt.Sprintf("%q is not a domain name (label %q)", d, l)
+		if len(l) > 63 {
+			return fmt.Sprintf("%q is not a domain name (label %q is longer than 63 characters)", d, l)
 		}
 	}
 	return ""
@@ -129,6 +161,10 @@ func (d *decoder) validate(raw rawFile) *Config {
 		d.checkPlan(f, "defaults.plan")
 		df.Plan = Plan(f.val)
 	}
+	if f := raw.defaults.clusterIssuer; f.set {
+		d.check(f, "defaults.clusterIssuer", checkObjectName(f.val))
+		df.ClusterIssuer = f.val
+	}
 
 	stores := make([]Store, 0, len(raw.stores))
 	names := map[string]int{}
@@ -199,6 +235,12 @@ func (d *decoder) store(rs rawStore, df Defaults) (Store, bool) {
 		s.Domain = s.Name + "." + df.BaseDomain
 		if len(s.Domain) > 253 {
 			d.errorf(rs.name.node, rs.path+".domain", "the default domain %q is longer than 253 characters; set a shorter domain", s.Domain)
+		} else if CheckName(s.Name) == "" && CheckDomain(df.BaseDomain) == "" {
+			// Both parts are valid, yet together they may not be (a name
+			// of digits before a base domain of digits makes an IP address).
+			if msg := CheckDomain(s.Domain); msg != "" {
+				d.errorf(rs.name.node, rs.path+".domain", "the default domain: %s; set a domain", msg)
+			}
 		}
 	}
 	if rs.adminEmail.set {
@@ -219,8 +261,64 @@ func (d *decoder) store(rs rawStore, df Defaults) (Store, bool) {
 	if rs.tlsSecret.set {
 		d.check(rs.tlsSecret, rs.path+".options.tlsSecret", checkObjectName(rs.tlsSecret.val))
 		s.Options.TLSSecret = rs.tlsSecret.val
+	} else if df.ClusterIssuer != "" && s.Name != "" {
+		s.Options.TLSSecret = s.Name + "-tls"
 	}
+	d.wooOptions(rs, &s)
 	return s, len(d.errs) == errs
+}
+
+// MaxFlatRate bounds options.flatRate.
+const MaxFlatRate = 999999.99
+
+var flatRatePattern = regexp.MustCompile(`^[0-9]{1,6}(\.[0-9]{1,2})?$`)
+
+// CheckFlatRate returns why r is not a flat shipping cost, or "" if it is.
+func CheckFlatRate(r string) string {
+	if !flatRatePattern.MatchString(r) {
+		return fmt.Sprintf("%q is not a cost (a decimal with at most two places, like 5.00 or 0, at most %.2f)", r, MaxFlatRate)
+	}
+	return ""
+}
+
+// wooOptions checks the WooCommerce-only options and applies their
+// defaults to a WooCommerce store.
+func (d *decoder) wooOptions(rs rawStore, s *Store) {
+	woo := s.Type == WooCommerce
+	if rs.paymentMethods.set {
+		if !woo && s.Type != "" {
+			d.errorf(rs.paymentMethods.node, rs.path+".options.paymentMethods", "only WooCommerce stores have this option (Medusa stores are set up in their admin)")
+		}
+		if len(rs.paymentMethods.val) == 0 {
+			d.errorf(rs.paymentMethods.node, rs.path+".options.paymentMethods", "names no payment method; checkout needs at least one of: %s", strings.Join(PaymentMethodNames, ", "))
+		}
+		seen := map[string]bool{}
+		for i, m := range rs.paymentMethods.val {
+			p := fmt.Sprintf("%s.options.paymentMethods[%d]", rs.path, i)
+			switch {
+			case !slices.Contains(PaymentMethodNames, m.val):
+				d.errorf(m.node, p, "unknown payment method %q; known: %s (cod: cash on delivery, bacs: bank transfer)", m.val, strings.Join(PaymentMethodNames, ", "))
+			case seen[m.val]:
+				d.errorf(m.node, p, "payment method %q is listed twice", m.val)
+			}
+			seen[m.val] = true
+			s.Options.PaymentMethods = append(s.Options.PaymentMethods, m.val)
+		}
+	} else if woo {
+		s.Options.PaymentMethods = DefaultPaymentMethods()
+	}
+	if rs.flatRate.set {
+		if !woo && s.Type != "" {
+			d.errorf(rs.flatRate.node, rs.path+".options.flatRate", "only WooCommerce stores have this option (Medusa stores are set up in their admin)")
+		}
+		d.check(rs.flatRate, rs.path+".options.flatRate", CheckFlatRate(rs.flatRate.val))
+		s.Options.FlatRate = rs.flatRate.val
+	} else if woo {
+		s.Options.FlatRate = DefaultFlatRate
+	}
+	if !woo {
+		s.Options.PaymentMethods, s.Options.FlatRate = nil, ""
+	}
 }
 
 func knownType(t string) bool {
