@@ -102,8 +102,8 @@ func RenderStore(df Defaults, s Store) Desired {
 			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
 			ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: nsLabels},
 		},
-		Quota:      quota,
-		LimitRange: limits,
+		Quota:         quota,
+		LimitRange:    limits,
 		NetworkPolicy: NetworkPolicy(df, ns, StoreLabels(s)),
 		Release: Release{
 			Name:      s.Name,

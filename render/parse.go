@@ -354,8 +354,8 @@ func (d *decoder) stores(n *yaml.Node, path string) []rawStore {
 			},
 			"options": func(n *yaml.Node, path string) {
 				d.mapping(n, path, map[string]func(*yaml.Node, string){
-					"title":      d.str(&s.title),
-					"sampleData": d.boolean(&s.sampleData),
+					"title":          d.str(&s.title),
+					"sampleData":     d.boolean(&s.sampleData),
 					"tlsSecret":      d.str(&s.tlsSecret),
 					"paymentMethods": d.strList(&s.paymentMethods),
 					"flatRate":       d.decimal(&s.flatRate),
