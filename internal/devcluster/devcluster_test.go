@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"sigs.k8s.io/yaml"
 )
 
 func TestReadVersionsOfTheToolsModule(t *testing.T) {
@@ -87,5 +89,122 @@ func TestStagesCoverEveryKind(t *testing.T) {
 		if !strings.Contains(string(kwokStages), "\n  name: "+stage+"\n") {
 			t.Errorf("kwok-stages.yaml has no stage %s", stage)
 		}
+	}
+}
+
+func TestKwokConfigOfEveryProfile(t *testing.T) {
+	for _, o := range []Options{
+		{Profile: Instant}, {Profile: Bench}, {Profile: Realistic},
+		{Profile: Realistic, TimeScale: 0.1, NoFailures: true}, {Profile: Realistic, FailurePercent: 100},
+	} {
+		o, err := o.withDefaults()
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := kwokConfig(o)
+		if err != nil {
+			t.Fatalf("%s: %v", describe(o), err)
+		}
+		names := map[string]bool{}
+		for _, doc := range splitYAML(data) {
+			var stage struct {
+				Kind     string `json:"kind"`
+				Metadata struct {
+					Name string `json:"name"`
+				} `json:"metadata"`
+				Spec struct {
+					Selector map[string]any `json:"selector"`
+					Delay    *struct {
+						Min *int64 `json:"durationMilliseconds"`
+						Max *int64 `json:"jitterDurationMilliseconds"`
+					} `json:"delay"`
+				} `json:"spec"`
+			}
+			if err := yaml.Unmarshal(doc, &stage); err != nil {
+				t.Fatalf("%s: %v\n%s", describe(o), err, doc)
+			}
+			name := stage.Metadata.Name
+			if stage.Kind != "Stage" || name == "" || stage.Spec.Selector == nil {
+				t.Errorf("%s: document %q is not a Stage with a selector", describe(o), name)
+			}
+			if names[name] {
+				t.Errorf("%s: stage %s twice", describe(o), name)
+			}
+			names[name] = true
+		}
+		for _, want := range []string{"pod-delete", "pvc-provision", "fault-unready", "fault-unready-recover", "fault-job-fail"} {
+			if !names[want] {
+				t.Errorf("%s: no stage %s", describe(o), want)
+			}
+		}
+		realistic := o.Profile == Realistic
+		if names["pod-ready"] == realistic || names["pod-complete"] == realistic {
+			t.Errorf("%s: pod-ready %t, pod-complete %t", describe(o), names["pod-ready"], names["pod-complete"])
+		}
+		for _, tm := range append(append([]Timing{}, RoleTimings...), JobTimings...) {
+			prefix := "pod-start-"
+			if strings.Contains(string(data), "job-complete-"+tm.Name) {
+				prefix = "job-complete-"
+			}
+			if names[prefix+tm.Name] != realistic {
+				t.Errorf("%s: stage %s%s present: %t", describe(o), prefix, tm.Name, names[prefix+tm.Name])
+			}
+		}
+		failures := realistic && !o.NoFailures
+		for _, s := range []string{"pod-pull-error", "pod-crash", "pod-restart-spell", "job-fail"} {
+			if names[s] != failures {
+				t.Errorf("%s: stage %s present: %t", describe(o), s, names[s])
+			}
+		}
+	}
+}
+
+func TestRealisticDelaysAreScaled(t *testing.T) {
+	o, err := Options{Profile: Realistic, TimeScale: 0.1}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := kwokConfig(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range splitYAML(data) {
+		if stageName(doc) != "pod-start-database" {
+			continue
+		}
+		// database: 20-60 s at scale 1.
+		if !strings.Contains(string(doc), "durationMilliseconds: 2000\n") || !strings.Contains(string(doc), "jitterDurationMilliseconds: 6000\n") {
+			t.Errorf("pod-start-database at scale 0.1:\n%s", doc)
+		}
+		return
+	}
+	t.Error("no stage pod-start-database")
+}
+
+func TestOptionsDefaults(t *testing.T) {
+	o, err := Options{}.withDefaults()
+	if err != nil || o.Profile != Instant || o.Nodes != 1 || o.TimeScale != 1 || o.KubeAPIQPS != 0 {
+		t.Errorf("defaults: %+v, %v", o, err)
+	}
+	b, err := Options{Profile: Bench}.withDefaults()
+	if err != nil || b.Nodes != 12 || b.KubeAPIQPS != 1000 {
+		t.Errorf("bench defaults: %+v, %v", b, err)
+	}
+	if _, err := (Options{Profile: "slow"}).withDefaults(); err == nil {
+		t.Error("unknown profile accepted")
+	}
+	instant := strings.Join(controllerManagerArgs("/s", ports{}, o), " ")
+	if !strings.Contains(instant, "--kube-api-qps=200 ") || strings.Contains(instant, "--concurrent-") {
+		t.Errorf("instant controller manager: %s", instant)
+	}
+	if s := strings.Join(schedulerArgs("/s", ports{}, o), " "); strings.Contains(s, "--kube-api-qps") {
+		t.Errorf("instant scheduler: %s", s)
+	}
+	bench := strings.Join(controllerManagerArgs("/s", ports{}, b), " ")
+	if !strings.Contains(bench, "--kube-api-qps=1000 ") || !strings.Contains(bench, "--concurrent-deployment-syncs=25") {
+		t.Errorf("bench controller manager: %s", bench)
+	}
+	if names := NodeNames(3); len(names) != 3 || names[0] != NodeName || names[2] != "kwok-node-2" {
+		t.Errorf("NodeNames(3) = %v", names)
 	}
 }
