@@ -3,7 +3,7 @@
 # WooCommerce depends on, included). WP-Cron is off (DISABLE_WP_CRON): page
 # views no longer call the public URL from inside the pod to run it.
 set -eu
-cd /var/www/html
+cd "${WP_PATH:-/var/www/html}"
 if [ -n "${WP_CLI_BIN:-}" ]; then
   wp() { "$WP_CLI_BIN" "$@"; }
 else

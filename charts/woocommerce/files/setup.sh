@@ -13,7 +13,7 @@
 #     your other zones" (none when empty);
 #   - the sample products imported once into a store without products.
 set -eu
-cd /var/www/html
+cd "${WP_PATH:-/var/www/html}"
 if [ -n "${WP_CLI_BIN:-}" ]; then
   wp() { "$WP_CLI_BIN" "$@"; }
 else

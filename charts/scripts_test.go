@@ -1,0 +1,477 @@
+package charts_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// These tests run the stores' setup scripts with stubs in place of the
+// programs they drive (WP-CLI, PHP, PostgreSQL's client, the Medusa CLI):
+// what the scripts decide, in which order, and what they put on command
+// lines. The programs themselves are not exercised (no image runs here).
+
+// wpStub emulates the WP-CLI commands setup.sh uses, with its state in
+// files under $STATE, and records every call's arguments in $STATE/calls.
+const wpStub = `#!/bin/sh
+S="$STATE"
+printf '%s\n' "$*" >> "$S/calls"
+arg() { for a in "$@"; do case "$a" in --$name=*) echo "${a#--$name=}"; return;; esac; done; }
+case "$1 $2" in
+"core is-installed") [ -f "$S/installed" ] ;;
+"core install") cat > "$S/stdin"; touch "$S/installed" ;;
+"core update-db") ;;
+"plugin is-installed") [ -f "$S/plugin-$3" ] ;;
+"plugin get") cat "$S/plugin-$3" ;;
+"plugin install") name=version; arg "$@" > "$S/plugin-$3" ;;
+"plugin is-active") [ -f "$S/active-$3" ] ;;
+"plugin activate") touch "$S/active-$3" ;;
+"wc update") ;;
+"option update") echo "$4" > "$S/option-$3" ;;
+"wc payment_gateway") name=enabled; arg "$@" > "$S/gateway-$4" ;;
+"wc shipping_zone_method")
+  case "$3" in
+  list) echo "instance_id,method_id"; if [ -f "$S/flat" ]; then echo "7,flat_rate"; fi ;;
+  create|update) name=settings; arg "$@" > "$S/flat" ;;
+  delete) rm -f "$S/flat" ;;
+  esac ;;
+"post list") cat "$S/products" 2>/dev/null || echo 0 ;;
+"import wp-content/plugins/woocommerce/sample-data/sample_products.xml") echo 5 > "$S/products" ;;
+"cron event") ;;
+*) echo "wp stub: unexpected: $*" >&2; exit 3 ;;
+esac
+`
+
+// phpStub answers setup.sh's database probe: it fails $PHP_FAILS times,
+// then succeeds.
+const phpStub = `#!/bin/sh
+n=$(cat "$STATE/php" 2>/dev/null || echo 0)
+echo $((n + 1)) > "$STATE/php"
+[ "$n" -ge "${PHP_FAILS:-0}" ]
+`
+
+type wooRun struct {
+	t     *testing.T
+	state string
+	bin   string
+	env   map[string]string
+}
+
+func newWooRun(t *testing.T) *wooRun {
+	t.Helper()
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("no sh")
+	}
+	dir := t.TempDir()
+	r := &wooRun{t: t, state: filepath.Join(dir, "state"), bin: filepath.Join(dir, "bin")}
+	for _, d := range []string{r.state, r.bin, filepath.Join(dir, "html")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeExec(t, filepath.Join(r.bin, "wp"), wpStub)
+	writeExec(t, filepath.Join(r.bin, "php"), phpStub)
+	pw := filepath.Join(dir, "admin-password")
+	if err := os.WriteFile(pw, []byte("-Secret0pass"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r.env = map[string]string{
+		"PATH":                r.bin + ":" + os.Getenv("PATH"),
+		"STATE":               r.state,
+		"WP_PATH":             filepath.Join(dir, "html"),
+		"WP_CLI_BIN":          filepath.Join(r.bin, "wp"),
+		"DB_WAIT_INTERVAL":    "0",
+		"WORDPRESS_DB_HOST":   "shop-mysql",
+		"STORE_URL":           "http://shop.stores.localhost",
+		"STORE_TITLE":         "Shop",
+		"ADMIN_USER":          "admin",
+		"ADMIN_EMAIL":         "admin@shop.stores.localhost",
+		"ADMIN_PASSWORD_FILE": pw,
+		"WOOCOMMERCE_VERSION": "10.3.0",
+		"IMPORTER_VERSION":    "0.8.4",
+		"SAMPLE_DATA":         "true",
+		"PAYMENT_METHODS":     "cod",
+		"FLAT_RATE_COST":      "5.00",
+	}
+	return r
+}
+
+func writeExec(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// run runs a script of the woocommerce chart and returns the wp calls it made.
+func (r *wooRun) run(script string) []string {
+	r.t.Helper()
+	os.Remove(filepath.Join(r.state, "calls"))
+	cmd := exec.Command("sh", filepath.Join("woocommerce", "files", script))
+	for k, v := range r.env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		r.t.Fatalf("%s: %v\n%s", script, err, out)
+	}
+	data, _ := os.ReadFile(filepath.Join(r.state, "calls"))
+	return strings.Split(strings.TrimSpace(string(data)), "\n")
+}
+
+func (r *wooRun) file(name string) string {
+	data, _ := os.ReadFile(filepath.Join(r.state, name))
+	return strings.TrimSpace(string(data))
+}
+
+func hasCall(calls []string, prefix string) bool {
+	for _, c := range calls {
+		if strings.HasPrefix(c, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+func callIndex(t *testing.T, calls []string, prefix string) int {
+	t.Helper()
+	for i, c := range calls {
+		if strings.HasPrefix(c, prefix) {
+			return i
+		}
+	}
+	t.Fatalf("no call %q in %q", prefix, calls)
+	return -1
+}
+
+func TestWooCommerceSetupFreshStore(t *testing.T) {
+	r := newWooRun(t)
+	r.env["PHP_FAILS"] = "2" // the database answers on the third try
+	calls := r.run("setup.sh")
+	if r.file("php") != "3" {
+		t.Errorf("database probed %s times, want 3", r.file("php"))
+	}
+	// Installed with the password from the file, on stdin only.
+	if r.file("stdin") != "-Secret0pass" {
+		t.Errorf("wp core install read %q on stdin", r.file("stdin"))
+	}
+	for _, c := range calls {
+		if strings.Contains(c, "Secret0pass") {
+			t.Errorf("password on a command line: wp %s", c)
+		}
+	}
+	if !hasCall(calls, "core install ") || !strings.Contains(calls[callIndex(t, calls, "core install ")], "--prompt=admin_password") {
+		t.Errorf("core install without --prompt=admin_password: %q", calls)
+	}
+	if r.file("plugin-woocommerce") != "10.3.0" {
+		t.Errorf("WooCommerce %q installed", r.file("plugin-woocommerce"))
+	}
+	if callIndex(t, calls, "core update-db") > callIndex(t, calls, "wc update") || callIndex(t, calls, "plugin install woocommerce") > callIndex(t, calls, "wc update") {
+		t.Errorf("database updates out of order: %q", calls)
+	}
+	if r.file("option-woocommerce_coming_soon") != "no" {
+		t.Errorf("store not launched: woocommerce_coming_soon=%q", r.file("option-woocommerce_coming_soon"))
+	}
+	for gw, want := range map[string]string{"cod": "true", "bacs": "false", "cheque": "false"} {
+		if got := r.file("gateway-" + gw); got != want {
+			t.Errorf("payment method %s enabled=%q, want %s", gw, got, want)
+		}
+	}
+	if !strings.Contains(r.file("flat"), `"cost":"5.00"`) || !hasCall(calls, "wc shipping_zone_method create 0 --method_id=flat_rate") {
+		t.Errorf("flat rate: %q (calls %q)", r.file("flat"), calls)
+	}
+	if r.file("products") != "5" {
+		t.Errorf("sample products not imported")
+	}
+}
+
+func TestWooCommerceSetupConverges(t *testing.T) {
+	r := newWooRun(t)
+	r.run("setup.sh")
+
+	// The same values again: nothing is installed or imported twice.
+	calls := r.run("setup.sh")
+	for _, c := range []string{"core install", "plugin install woocommerce", "import ", "wc shipping_zone_method create"} {
+		if hasCall(calls, c) {
+			t.Errorf("second run did %q again", c)
+		}
+	}
+	if !hasCall(calls, "core update-db") || !hasCall(calls, "wc update") {
+		t.Errorf("second run skipped the database updates: %q", calls)
+	}
+
+	// An upgrade: new WooCommerce version, other payment methods and rate.
+	r.env["WOOCOMMERCE_VERSION"] = "10.4.1"
+	r.env["PAYMENT_METHODS"] = "bacs,cheque"
+	r.env["FLAT_RATE_COST"] = "0"
+	calls = r.run("setup.sh")
+	i := callIndex(t, calls, "plugin install woocommerce")
+	if !strings.Contains(calls[i], "--version=10.4.1") || !strings.Contains(calls[i], "--force") {
+		t.Errorf("upgrade: %q", calls[i])
+	}
+	if callIndex(t, calls, "wc update") < i {
+		t.Errorf("wc update before the new version: %q", calls)
+	}
+	if r.file("plugin-woocommerce") != "10.4.1" {
+		t.Errorf("WooCommerce %q after the upgrade", r.file("plugin-woocommerce"))
+	}
+	for gw, want := range map[string]string{"cod": "false", "bacs": "true", "cheque": "true"} {
+		if got := r.file("gateway-" + gw); got != want {
+			t.Errorf("payment method %s enabled=%q, want %s", gw, got, want)
+		}
+	}
+	if !strings.Contains(r.file("flat"), `"cost":"0"`) || !hasCall(calls, "wc shipping_zone_method update 0 7") {
+		t.Errorf("flat rate not updated in place: %q", r.file("flat"))
+	}
+
+	// No flat rate wanted: the one there is removed.
+	r.env["FLAT_RATE_COST"] = ""
+	r.run("setup.sh")
+	if r.file("flat") != "" {
+		t.Errorf("flat rate left: %q", r.file("flat"))
+	}
+}
+
+func TestWooCommerceCron(t *testing.T) {
+	r := newWooRun(t)
+	if calls := r.run("cron.sh"); hasCall(calls, "cron event") {
+		t.Errorf("cron ran before WordPress was installed: %q", calls)
+	}
+	r.run("setup.sh")
+	if calls := r.run("cron.sh"); !hasCall(calls, "cron event run --due-now") {
+		t.Errorf("cron: %q", calls)
+	}
+}
+
+// pgStub is a fake "pg" module for storeops/migrate.js: connections fail
+// $PG_FAILS times, queries are logged to $EVENTS.
+const pgStub = `const fs = require("fs")
+const log = (e) => fs.appendFileSync(process.env.EVENTS, e + "\n")
+class Client {
+  constructor(opts) { this.opts = opts }
+  async connect() {
+    const n = Number(fs.existsSync(process.env.EVENTS + ".n") ? fs.readFileSync(process.env.EVENTS + ".n", "utf8") : "0")
+    fs.writeFileSync(process.env.EVENTS + ".n", String(n + 1))
+    if (n < Number(process.env.PG_FAILS || 0)) throw new Error("connect ECONNREFUSED")
+    this.connected = true
+    log("connect " + this.opts.user + "@" + this.opts.host + "/" + this.opts.database + " password=" + this.opts.password + " ssl=" + this.opts.ssl)
+  }
+  async query(sql, params) { log(sql.split("(")[0] + " " + params.join(",")) }
+  async end() { if (this.connected) log("end") }
+}
+module.exports = { Client }
+`
+
+func nodeOrSkip(t *testing.T) string {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not installed")
+	}
+	return node
+}
+
+func TestMedusaMigrateTakesTheLock(t *testing.T) {
+	node := nodeOrSkip(t)
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "node_modules", "pg"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "node_modules", "pg", "index.js"), []byte(pgStub), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	events := filepath.Join(dir, "events")
+	cli := filepath.Join(dir, "npx")
+	writeExec(t, cli, "#!/bin/sh\necho \"medusa $*\" >> \"$EVENTS\"\nexit \"${MIGRATE_STATUS:-0}\"\n")
+	pw := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pw, []byte("pgSecret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, status := range []string{"0", "3"} {
+		os.Remove(events)
+		os.Remove(events + ".n")
+		cmd := exec.Command(node, filepath.Join("medusa-images", "backend", "storeops", "migrate.js"))
+		cmd.Env = []string{
+			"NODE_PATH=" + filepath.Join(dir, "node_modules"), "EVENTS=" + events, "PG_FAILS=2",
+			"MIGRATE_RETRY_MS=1", "MEDUSA_CLI=" + cli, "MIGRATE_STATUS=" + status,
+			"POSTGRES_HOST=shop-postgres", "POSTGRES_USER=medusa", "POSTGRES_DB=medusa", "POSTGRES_PASSWORD_FILE=" + pw,
+		}
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if want := map[string]int{"0": 0, "3": 3}[status]; code != want {
+			t.Errorf("migration status %s: exit %d\n%s", status, code, out)
+		}
+		data, _ := os.ReadFile(events)
+		got := strings.Split(strings.TrimSpace(string(data)), "\n")
+		want := []string{
+			"connect medusa@shop-postgres/medusa password=pgSecret ssl=false",
+			"SELECT pg_advisory_lock 7305761171069271",
+			"medusa --no-install medusa db:migrate",
+			"SELECT pg_advisory_unlock 7305761171069271",
+			"end",
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("status %s: events\n%s\nwant\n%s\n%s", status, strings.Join(got, "\n"), strings.Join(want, "\n"), out)
+		}
+	}
+}
+
+func TestMedusaSetupWaitsForHealth(t *testing.T) {
+	node := nodeOrSkip(t)
+	dir := t.TempDir()
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/health" {
+			http.NotFound(w, r)
+			return
+		}
+		if hits.Add(1) < 3 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	events := filepath.Join(dir, "events")
+	cli := filepath.Join(dir, "npx")
+	writeExec(t, cli, "#!/bin/sh\necho \"$*\" >> \"$EVENTS\"\n")
+	run := func(url, wait string) (int, string) {
+		cmd := exec.Command(node, filepath.Join("medusa-images", "backend", "storeops", "setup.js"))
+		cmd.Env = []string{"EVENTS=" + events, "MEDUSA_CLI=" + cli, "MEDUSA_SERVER_URL=" + url, "SETUP_WAIT_SECONDS=" + wait, "SETUP_RETRY_MS=1"}
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode(), string(out)
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return 0, string(out)
+	}
+	if code, out := run(srv.URL, "60"); code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	data, _ := os.ReadFile(events)
+	if hits.Load() != 3 || strings.TrimSpace(string(data)) != "--no-install medusa exec ./src/scripts/storeops-setup.js" {
+		t.Errorf("health asked %d times; ran %q", hits.Load(), data)
+	}
+	os.Remove(events)
+	// A server that never answers: no setup, a failure.
+	if code, _ := run("http://127.0.0.1:1", "0"); code == 0 {
+		t.Error("setup succeeded without a healthy server")
+	}
+	if _, err := os.Stat(events); err == nil {
+		t.Error("setup ran without a healthy server")
+	}
+}
+
+func TestStorefrontPatch(t *testing.T) {
+	node := nodeOrSkip(t)
+	dir := t.TempDir()
+	page := "import { listCollections } from \"@lib/data/collections\"\n\nexport async function generateStaticParams() {\n  const { collections } = await listCollections()\n  return collections.map((c) => ({ handle: c.handle }))\n}\n\nexport default function Page() { return null }\n"
+	files := map[string]string{
+		"src/app/[countryCode]/(main)/collections/[handle]/page.tsx":     page,
+		"src/app/[countryCode]/(main)/categories/[...category]/page.tsx": page,
+		"src/lib/data/cookies.ts":                                        "export const setAuthToken = async (token: string) => {\n  cookies().set(\"_medusa_jwt\", token, {\n    httpOnly: true,\n    secure: process.env.NODE_ENV === \"production\",\n  })\n}\n",
+	}
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	script := filepath.Join("medusa-images", "storefront", "patch-starter.js")
+	if out, err := exec.Command(node, script, dir).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for name := range files {
+		data, _ := os.ReadFile(filepath.Join(dir, name))
+		text := string(data)
+		if strings.HasSuffix(name, "page.tsx") {
+			if strings.Count(text, "export async function generateStaticParams") != 1 || !strings.Contains(text, "catch (err)") || !strings.Contains(text, "async function storeopsGenerateStaticParams(") {
+				t.Errorf("%s not wrapped:\n%s", name, text)
+			}
+		} else if !strings.Contains(text, `secure: process.env.STOREOPS_SECURE_COOKIES === "true"`) {
+			t.Errorf("%s: cookies still Secure whenever NODE_ENV is production:\n%s", name, text)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "src", "app", "api", "storeops-health", "route.ts")); err != nil {
+		t.Errorf("no health route: %v", err)
+	}
+	// A starter that no longer matches fails the build.
+	empty := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(empty, "src"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(node, script, empty).CombinedOutput(); err == nil {
+		t.Errorf("patched a starter without the expected code:\n%s", out)
+	}
+}
+
+// TestImageBuildsArePinned reads the Medusa images' Dockerfiles: every
+// source is pinned or the build refuses to run, and a missing admin build
+// fails the build.
+func TestImageBuildsArePinned(t *testing.T) {
+	for _, img := range []string{"backend", "storefront"} {
+		t.Run(img, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join("medusa-images", img, "Dockerfile"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			df := string(data)
+			// Base images: a full version, through an ARG or directly.
+			args := map[string]string{}
+			for _, m := range regexp.MustCompile(`(?m)^ARG (\w+)(?:=(\S*))?$`).FindAllStringSubmatch(df, -1) {
+				args[m[1]] = m[2]
+			}
+			for _, m := range regexp.MustCompile(`(?m)^FROM (\S+)`).FindAllStringSubmatch(df, -1) {
+				ref := m[1]
+				if v := regexp.MustCompile(`^\$\{(\w+)\}$`).FindStringSubmatch(ref); v != nil {
+					ref = args[v[1]]
+				}
+				if !regexp.MustCompile(`:\d+\.\d+\.\d+[-\w.]*(@sha256:[0-9a-f]{64})?$`).MatchString(ref) {
+					t.Errorf("FROM %s (%s): not pinned to a full version", m[1], ref)
+				}
+			}
+			// The starter: a full commit, required, checked after checkout.
+			if def, ok := args["STARTER_REF"]; !ok || def != "" {
+				t.Errorf("ARG STARTER_REF must exist without a default (got %q)", def)
+			}
+			for _, want := range []string{
+				`*[!0-9a-f]*|"") echo "STARTER_REF must be a full 40-hex commit`,
+				`[ "${#STARTER_REF}" -eq 40 ]`,
+				`[ "$(git rev-parse HEAD)" = "$STARTER_REF" ]`,
+				`yarn install --immutable`, `pnpm install --frozen-lockfile`, `npm ci`,
+				`has no lockfile" >&2; exit 1`,
+				`= "$MEDUSA_VERSION" ]`,
+			} {
+				if !strings.Contains(df, want) {
+					t.Errorf("Dockerfile lacks %q", want)
+				}
+			}
+			if strings.Contains(df, "git clone") || regexp.MustCompile(`(?m)^ARG \w+=(main|master|latest)$`).MatchString(df) {
+				t.Errorf("a source follows a branch")
+			}
+			if img == "backend" {
+				build := regexp.MustCompile(`(?m)^RUN MEDUSA_BUILD=true .*npx medusa build \\\n +&& test -f \.medusa/server/public/admin/index\.html \\\n +\|\| \{ .*exit 1; \}$`)
+				if !build.MatchString(df) {
+					t.Error("medusa build is not followed by a check that fails without .medusa/server/public/admin/index.html")
+				}
+			} else if !strings.Contains(df, "node /usr/local/lib/storeops/patch-starter.js /src && npx next build") {
+				t.Error("next build runs without patch-starter.js")
+			}
+		})
+	}
+}
