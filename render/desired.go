@@ -121,7 +121,7 @@ func RenderStore(df Defaults, s Store) Desired {
 // 169.254.169.254 among them) and loopback.
 var (
 	DeniedEgressIPv4 = []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16", "127.0.0.0/8", "0.0.0.0/8"}
-	DeniedEgressIPv6 = []string{"fc00::/7", "fe80::/10", "::1/128", "::ffff:0:0/96"}
+	DeniedEgressIPv6 = []string{"fc00::/7", "fe80::/10", "::1/128"}
 )
 
 // NetworkPolicy is the policy of a store namespace. Every pod of it:

