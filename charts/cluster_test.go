@@ -3,7 +3,10 @@ package charts_test
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +14,7 @@ import (
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/release"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -358,5 +362,49 @@ func waitGone(t *testing.T, c *testcluster.Cluster, ns, release string) {
 	})
 	if err != nil && !apierrors.IsNotFound(err) {
 		t.Fatalf("left after uninstall: %v (%v)", left, err)
+	}
+}
+
+// TestIngressHostsOnAPIServer sends an Ingress for every host of
+// render/testdata/hosts.tsv to the API server (server-side dry-run) and
+// checks that it accepts exactly the hosts the table says, the table that
+// render.CheckIngressHost and render.CheckDomain are tested against.
+func TestIngressHostsOnAPIServer(t *testing.T) {
+	c := testcluster.Get(t)
+	ns := c.Namespace(t, "store-hosts")
+	data, err := os.ReadFile(filepath.Join("..", "render", "testdata", "hosts.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(string(data), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Split(line, "\t")
+		host, want := f[0], f[1] == "accept"
+		prefix := networkingv1.PathTypePrefix
+		ing := &networkingv1.Ingress{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("host-%d", n)},
+			Spec: networkingv1.IngressSpec{Rules: []networkingv1.IngressRule{{
+				Host: host,
+				IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{
+					Paths: []networkingv1.HTTPIngressPath{{Path: "/", PathType: &prefix, Backend: networkingv1.IngressBackend{
+						Service: &networkingv1.IngressServiceBackend{Name: "shop", Port: networkingv1.ServiceBackendPort{Number: 80}},
+					}}},
+				}},
+			}}},
+		}
+		n++
+		_, err := c.Client.NetworkingV1().Ingresses(ns).Create(context.Background(), ing, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if got := err == nil; got != want {
+			t.Errorf("host %q: API server accepted=%v, hosts.tsv says %v (%v)", host, got, want, err)
+		}
+		if err != nil && !apierrors.IsInvalid(err) {
+			t.Errorf("host %q: %v", host, err)
+		}
+	}
+	if n < 30 {
+		t.Fatalf("only %d hosts", n)
 	}
 }
