@@ -30,6 +30,9 @@
 // ErrUnauthorized, ErrTooLarge, ErrBadRequest, ErrIgnoredEvent) that
 // HTTPStatus maps to response codes. A webhook only triggers a Fetch;
 // the content always comes from Git, never from the webhook body.
+// WebhookSecrets reads one secret per provider from files or the
+// environment, and Deliveries remembers recent delivery IDs so that a
+// delivery received twice triggers once.
 //
 // # Writing
 //
