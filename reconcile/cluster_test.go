@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/storeops/storeops/gitsource"
 	"github.com/storeops/storeops/internal/gittest"
 	"github.com/storeops/storeops/internal/testcluster"
@@ -23,6 +24,7 @@ import (
 	helmtime "helm.sh/helm/v3/pkg/time"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 )
@@ -60,6 +62,11 @@ type harness struct {
 }
 
 func newHarness(t testing.TB, files map[string]string) *harness {
+	return newInstanceHarness(t, files, reconcile.DefaultInstance)
+}
+
+// newInstanceHarness is newHarness for a named storeops instance.
+func newInstanceHarness(t testing.TB, files map[string]string, instance string) *harness {
 	c := testcluster.Get(t)
 	h := &harness{t: t, counter: &requests{}}
 	cfg := rest.CopyConfig(c.Config)
@@ -87,7 +94,7 @@ func newHarness(t testing.TB, files map[string]string) *harness {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	inst, err := reconcile.LoadInstanceKey(ctx, client, "default", reconcile.DefaultInstance)
+	inst, err := reconcile.LoadInstanceKey(ctx, client, "default", instance)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,6 +115,8 @@ func newHarness(t testing.TB, files map[string]string) *harness {
 		t.Fatal(err)
 	}
 	h.rec.Clock = func() time.Time { return time.Now().Add(time.Duration(h.shift.Load())) }
+	h.rec.Instance = inst.Name
+	h.rec.SetLeader(true)
 	go func() {
 		for {
 			select {
@@ -115,6 +124,7 @@ func newHarness(t testing.TB, files map[string]string) *harness {
 				return
 			case <-changed.C():
 				h.rec.Refresh()
+				h.rec.MarkReadiness(ctx)
 			}
 		}
 	}()
@@ -261,7 +271,9 @@ func TestStoreLifecycleOnRealCluster(t *testing.T) {
 
 	// Converged: a second sync makes no request at all besides the
 	// informers' watches (it plans from their caches): none mutating, none
-	// reading.
+	// reading. (Readiness is recorded on the namespaces first, as the
+	// daemon does on the informers' events.)
+	h.waitMarked(names...)
 	h.counter.n.Store(0)
 	h.counter.all.Store(0)
 	if rec := h.mustSync(); len(rec.Actions) != 0 {
@@ -313,8 +325,9 @@ func TestStoreLifecycleOnRealCluster(t *testing.T) {
 	}
 	waitUntil(t, "namespace of charlie gone", func() bool { return h.namespaceGone("lc-charlie") })
 
-	// Crash recovery: a release left pending-install by a killed process is
-	// unlocked, then reinstalled.
+	// Crash recovery: a release left pending-install by a killed run of
+	// this instance is unlocked at once, then upgraded in place: the store
+	// held data, so it is never reinstalled.
 	h.recoverPendingInstall("lc-alpha")
 
 	// Guard: an emptied file would delete both remaining stores; refused.
@@ -360,20 +373,61 @@ func (h *harness) recoverPendingInstall(store string) {
 		st, _ := s.Store(store)
 		return st.ReleaseStatus == "pending-install"
 	})
+	volumes := h.volumeUIDs(store)
+	creds := h.credentials(store)
 	rec := h.mustSync()
-	if len(rec.Actions) != 1 || rec.Actions[0].Kind != reconcile.ActUnlock {
-		t.Fatalf("want unlock, got %+v", rec.Actions)
+	if len(rec.Actions) != 1 || rec.Actions[0].Kind != reconcile.ActUnlock || !strings.Contains(rec.Actions[0].Reason, "this instance") {
+		t.Fatalf("want an immediate unlock, got %+v", rec.Actions)
 	}
 	h.waitFor(store+" release failed", func(s *reconcile.Snapshot) bool {
 		st, _ := s.Store(store)
 		return st.ReleaseStatus == "failed"
 	})
-	h.shift.Add(int64(time.Hour)) // past the backoff
-	rec = h.mustSync()
-	if len(rec.Actions) != 1 || rec.Actions[0].Kind != reconcile.ActReinstall {
-		t.Fatalf("want reinstall, got %+v", rec.Actions)
+	rec = h.mustSync() // no backoff after an unlock
+	if len(rec.Actions) != 1 || rec.Actions[0].Kind != reconcile.ActUpgrade {
+		t.Fatalf("want an upgrade in place, got %+v", rec.Actions)
 	}
-	h.waitFor(store+" Ready after reinstall", phaseIs(store, reconcile.PhaseReady))
+	h.waitFor(store+" Ready after the upgrade", phaseIs(store, reconcile.PhaseReady))
+	if diff := cmp.Diff(volumes, h.volumeUIDs(store)); diff != "" {
+		t.Fatalf("volumes replaced (-before +after):\n%s", diff)
+	}
+	if fmt.Sprint(creds) != fmt.Sprint(h.credentials(store)) {
+		t.Fatal("credentials changed")
+	}
+}
+
+// waitMarked waits until the stores' namespaces record the current
+// release revision as Ready.
+func (h *harness) waitMarked(stores ...string) {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	err := wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		for _, s := range stores {
+			ns, err := h.client.CoreV1().Namespaces().Get(ctx, render.NamespacePrefix+s, metav1.GetOptions{})
+			if err != nil || ns.Annotations[reconcile.AnnotationReadyRevision] == "" {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		h.t.Fatalf("readiness of %v not recorded: %v", stores, err)
+	}
+}
+
+// volumeUIDs maps each PersistentVolumeClaim of a store to its UID.
+func (h *harness) volumeUIDs(store string) map[string]string {
+	h.t.Helper()
+	list, err := h.client.CoreV1().PersistentVolumeClaims(render.NamespacePrefix+store).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, p := range list.Items {
+		out[p.Name] = string(p.UID)
+	}
+	return out
 }
 
 func waitUntil(t *testing.T, what string, cond func() bool) {
