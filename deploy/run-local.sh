@@ -14,9 +14,15 @@ DEVGIT=${DEVGIT:-bin/devgit}
 mkdir -p "$RUN_DIR"
 
 if [ -z "${KUBECONFIG:-}" ]; then
+  # PROFILE=instant|realistic|bench (and TIME_SCALE, FAILURE_PERCENT, NODES)
+  # reach devcluster-up through make's command line or the environment.
   make --no-print-directory devcluster-up
-  export KUBECONFIG="$PWD/.run/devcluster/kubeconfig"
+  state=${DEVCLUSTER_STATE:-$PWD/.run/devcluster}
+  export KUBECONFIG="$state/kubeconfig"
   started_cluster=1
+  cluster_profile=$(cat "$state/profile" 2>/dev/null || true)
+elif [ -n "${PROFILE:-}" ] && [ "${PROFILE}" != instant ]; then
+  echo "run-local: KUBECONFIG is set, so PROFILE=$PROFILE does not apply (it chooses the local control plane's)" >&2
 fi
 
 secret="$RUN_DIR/webhook-secret"
@@ -47,7 +53,8 @@ cat <<MSG
     git clone http://$GIT_LISTEN/stores.git && cd stores
     \$EDITOR stores.yaml && git commit -am "Add a store" && git push
   Every push sends storeops a signed webhook and it syncs at once.
-  kubectl works with KUBECONFIG=$KUBECONFIG
+  kubectl works with KUBECONFIG=$KUBECONFIG${cluster_profile:+
+  Local control plane: $cluster_profile (PROFILE=instant|realistic|bench).}
   Stop with Ctrl-C${started_cluster:+; stop the local control plane with: make devcluster-down}.
 
 MSG

@@ -7,11 +7,21 @@
 #   make devcluster-down   stop the processes devcluster-up started
 #
 # DEVCLUSTER_KEEP=1 keeps the etcd data of the last run on devcluster-up.
+# PROFILE=instant|realistic|bench chooses how pods and Jobs behave (see
+# deploy/devcluster/README.md); with realistic, TIME_SCALE=0.1 runs it ten
+# times faster and FAILURE_PERCENT=N (-1: none) sets its share of failures.
+# NODES=N sets the number of fake nodes (default 1, 12 for bench);
+# KUBE_API_QPS=N the controller manager's and scheduler's client rate limit.
 
 DEVCLUSTER_STATE ?= $(CURDIR)/.run/devcluster
 DEVCLUSTER_KUBECONFIG := $(DEVCLUSTER_STATE)/kubeconfig
 DEVCLUSTER_BASE_PORT ?= 26440
 DEVCLUSTER_KEEP ?=
+PROFILE ?= instant
+TIME_SCALE ?= 1
+FAILURE_PERCENT ?= 0
+NODES ?= 0
+KUBE_API_QPS ?= 0
 DEVCLUSTER := GO=$(GO) $(GO) run ./internal/devcluster/cmd/devcluster
 
 .PHONY: devcluster-bin devcluster-up devcluster-down
@@ -20,7 +30,8 @@ devcluster-bin:
 	@$(DEVCLUSTER) bin -cache $(CACHE_DIR) >/dev/null
 
 devcluster-up:
-	@$(DEVCLUSTER) up -cache $(CACHE_DIR) -state $(DEVCLUSTER_STATE) -base-port $(DEVCLUSTER_BASE_PORT) $(if $(DEVCLUSTER_KEEP),-keep)
+	@$(DEVCLUSTER) up -cache $(CACHE_DIR) -state $(DEVCLUSTER_STATE) -base-port $(DEVCLUSTER_BASE_PORT) $(if $(DEVCLUSTER_KEEP),-keep) \
+		-profile $(PROFILE) -time-scale $(TIME_SCALE) -failure-percent $(FAILURE_PERCENT) -nodes $(NODES) -kube-api-qps $(KUBE_API_QPS)
 
 devcluster-down:
 	@$(DEVCLUSTER) down -state $(DEVCLUSTER_STATE)

@@ -1,6 +1,7 @@
 package devcluster
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -63,13 +64,28 @@ func TestLdflagsSetTheVersion(t *testing.T) {
 }
 
 func TestTakenPortIsReported(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	// Take a port whose five neighbours are free (other programs on this
+	// machine take ports too), and ask for it as the API server's.
+	var port int
+	for attempt := 0; ; attempt++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		port = l.Addr().(*net.TCPAddr).Port
+		free := true
+		for _, p := range []int{port - 3, port - 2, port - 1, port + 1, port + 2} {
+			free = free && checkPortFree("neighbour", p) == nil
+		}
+		if free {
+			break
+		}
+		if attempt == 50 {
+			t.Skip("found no free run of 6 ports")
+		}
 	}
-	defer l.Close()
-	port := l.Addr().(*net.TCPAddr).Port
-	_, err = choosePorts(port - 3) // the API server's port
+	_, err := choosePorts(port - 3) // the API server's port
 	if err == nil || !strings.Contains(err.Error(), "kube-apiserver") || !strings.Contains(err.Error(), "taken") {
 		t.Errorf("choosePorts with a taken port: %v", err)
 	}
@@ -206,5 +222,32 @@ func TestOptionsDefaults(t *testing.T) {
 	}
 	if names := NodeNames(3); len(names) != 3 || names[0] != NodeName || names[2] != "kwok-node-2" {
 		t.Errorf("NodeNames(3) = %v", names)
+	}
+}
+
+// TestREADMEHasTheTimings keeps the tables of deploy/devcluster/README.md
+// in step with RoleTimings and JobTimings.
+func TestREADMEHasTheTimings(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", ToolsModule, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Split(line, "|"); len(f) > 3 {
+			rows[strings.Trim(strings.TrimSpace(f[1]), "`")] += line
+		}
+	}
+	for _, tm := range append(append([]Timing{}, RoleTimings...), JobTimings...) {
+		row := rows[tm.Name]
+		want := fmt.Sprintf("%g-%g s", tm.Min.Seconds(), tm.Max.Seconds())
+		if !strings.Contains(row, want) {
+			t.Errorf("README: no row for %s with %s (found %q)", tm.Name, want, row)
+		}
+		for _, k := range tm.Keys {
+			if !strings.Contains(row, "`"+k+"`") {
+				t.Errorf("README: row of %s does not name %s", tm.Name, k)
+			}
+		}
 	}
 }
