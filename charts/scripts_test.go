@@ -1,15 +1,21 @@
 package charts_test
 
 import (
+	"encoding/json"
+	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/storeops/storeops/charts"
 )
 
 // These tests run the stores' setup scripts with stubs in place of the
@@ -473,5 +479,178 @@ func TestImageBuildsArePinned(t *testing.T) {
 				t.Error("next build runs without patch-starter.js")
 			}
 		})
+	}
+}
+
+// TestMedusaConfig loads storeops/config.js (the settings of
+// medusa-config.ts) with node, as the server, the image build and a
+// misconfigured pod would.
+func TestMedusaConfig(t *testing.T) {
+	node := nodeOrSkip(t)
+	dir := t.TempDir()
+	files := map[string]string{}
+	for _, k := range []string{"postgres-password", "redis-password", "jwt-secret", "cookie-secret"} {
+		p := filepath.Join(dir, k)
+		if err := os.WriteFile(p, []byte("v-"+k+"-0123456789abcdefghijklmnopqrstuvwxyz\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		files[k] = p
+	}
+	base := map[string]string{
+		"MEDUSA_BACKEND_URL": "http://shop.stores.localhost", "STORE_CORS": "http://shop.stores.localhost",
+		"ADMIN_CORS": "http://shop.stores.localhost", "AUTH_CORS": "http://shop.stores.localhost",
+		"POSTGRES_HOST": "shop-postgres", "POSTGRES_USER": "medusa", "POSTGRES_DB": "medusa",
+		"POSTGRES_PASSWORD_FILE": files["postgres-password"], "REDIS_HOST": "shop-redis",
+		"REDIS_PASSWORD_FILE": files["redis-password"], "JWT_SECRET_FILE": files["jwt-secret"],
+		"COOKIE_SECRET_FILE": files["cookie-secret"],
+	}
+	load := func(env map[string]string) (map[string]any, string) {
+		cmd := exec.Command(node, "-e", `process.stdout.write(JSON.stringify(require(process.argv[1]).settings()))`,
+			filepath.Join(mustAbs(t, "medusa-images/backend/storeops/config.js")))
+		for k, v := range env {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+		out, err := cmd.Output()
+		if err != nil {
+			msg := err.Error()
+			if ee, ok := err.(*exec.ExitError); ok {
+				msg = string(ee.Stderr)
+			}
+			return nil, msg
+		}
+		var cfg map[string]any
+		if err := json.Unmarshal(out, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		return cfg, ""
+	}
+	with := func(changes map[string]string) map[string]string {
+		env := maps.Clone(base)
+		for k, v := range changes {
+			if v == "" {
+				delete(env, k)
+			} else {
+				env[k] = v
+			}
+		}
+		return env
+	}
+
+	cfg, errMsg := load(base)
+	if errMsg != "" {
+		t.Fatal(errMsg)
+	}
+	pc := cfg["projectConfig"].(map[string]any)
+	wantURL := "postgres://medusa:v-postgres-password-0123456789abcdefghijklmnopqrstuvwxyz@shop-postgres:5432/medusa?ssl_mode=disable"
+	if pc["databaseUrl"] != wantURL {
+		t.Errorf("databaseUrl %v, want %s", pc["databaseUrl"], wantURL)
+	}
+	if ssl := pc["databaseDriverOptions"].(map[string]any)["connection"].(map[string]any)["ssl"]; ssl != false {
+		t.Errorf("databaseDriverOptions.connection.ssl %v", ssl)
+	}
+	if !strings.HasPrefix(pc["redisUrl"].(string), "redis://:v-redis-password-") || !strings.HasSuffix(pc["redisUrl"].(string), "@shop-redis:6379") {
+		t.Errorf("redisUrl %v", pc["redisUrl"])
+	}
+	if pc["cookieOptions"].(map[string]any)["secure"] != false {
+		t.Errorf("plain HTTP store with Secure cookies: %v", pc["cookieOptions"])
+	}
+	if cfg["admin"].(map[string]any)["backendUrl"] != "/" {
+		t.Errorf("admin backendUrl %v", cfg["admin"])
+	}
+	if !strings.Contains(fmt.Sprint(cfg["modules"]), "backend_url:http://shop.stores.localhost/static") {
+		t.Errorf("uploads not linked with the public URL: %v", cfg["modules"])
+	}
+
+	cfg, errMsg = load(with(map[string]string{"MEDUSA_BACKEND_URL": "https://shop.example.com"}))
+	if errMsg != "" || cfg["projectConfig"].(map[string]any)["cookieOptions"].(map[string]any)["secure"] != true {
+		t.Errorf("https store: cookies not Secure (%v %s)", cfg, errMsg)
+	}
+
+	// Refused: a missing secret, a default one, a missing variable.
+	super := filepath.Join(dir, "super")
+	if err := os.WriteFile(super, []byte("supersecret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, env := range map[string]map[string]string{
+		"no jwt secret":      with(map[string]string{"JWT_SECRET_FILE": ""}),
+		"supersecret cookie": with(map[string]string{"COOKIE_SECRET_FILE": super}),
+		"unreadable file":    with(map[string]string{"REDIS_PASSWORD_FILE": filepath.Join(dir, "missing")}),
+		"no database host":   with(map[string]string{"POSTGRES_HOST": ""}),
+	} {
+		if _, errMsg := load(env); errMsg == "" {
+			t.Errorf("%s: configuration loaded", name)
+		}
+	}
+
+	// The image build: nothing set but MEDUSA_BUILD, and it loads.
+	cfg, errMsg = load(map[string]string{"MEDUSA_BUILD": "true"})
+	if errMsg != "" {
+		t.Fatalf("build configuration: %s", errMsg)
+	}
+	if strings.Contains(fmt.Sprint(cfg), "v-") {
+		t.Errorf("build configuration holds a secret: %v", cfg)
+	}
+}
+
+func mustAbs(t *testing.T, p string) string {
+	t.Helper()
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}
+
+// TestMedusaEntrypoint runs the backend image's entrypoint: it starts the
+// command only with every secret file present and no default or short
+// secret.
+func TestMedusaEntrypoint(t *testing.T) {
+	dir := t.TempDir()
+	env := []string{"PATH=" + os.Getenv("PATH")}
+	for _, k := range []string{"POSTGRES_PASSWORD", "REDIS_PASSWORD", "JWT_SECRET", "COOKIE_SECRET"} {
+		p := filepath.Join(dir, k)
+		if err := os.WriteFile(p, []byte("0123456789abcdefghijklmnopqrstuvwxyzABC"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		env = append(env, k+"_FILE="+p)
+	}
+	run := func(env []string) (string, error) {
+		cmd := exec.Command("sh", filepath.Join("medusa-images", "backend", "docker-entrypoint.sh"), "echo", "started")
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := run(env); err != nil || strings.TrimSpace(out) != "started" {
+		t.Errorf("valid secrets: %v %q", err, out)
+	}
+	short := filepath.Join(dir, "short")
+	if err := os.WriteFile(short, []byte("supersecret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, e := range map[string][]string{
+		"default jwt secret": append(slices.Clone(env), "JWT_SECRET_FILE="+short),
+		"missing file":       append(slices.Clone(env), "REDIS_PASSWORD_FILE="+filepath.Join(dir, "nope")),
+		"no cookie secret":   slices.DeleteFunc(slices.Clone(env), func(s string) bool { return strings.HasPrefix(s, "COOKIE_SECRET_FILE=") }),
+	} {
+		if out, err := run(e); err == nil || strings.Contains(out, "started") {
+			t.Errorf("%s: started (%q)", name, out)
+		}
+	}
+}
+
+// TestMedusaDatabaseSettings: the chart gives Medusa the parts of the
+// database URL, which storeops/config.js assembles in the form Medusa v2
+// reads; no URL with libpq's sslmode (which Medusa ignores, so that it tried
+// SSL and migrations failed with "The server does not support SSL
+// connections").
+func TestMedusaDatabaseSettings(t *testing.T) {
+	out := manifests(render(t, charts.Medusa, "shop", storeValues("shop")))
+	if strings.Contains(out, "sslmode") || strings.Contains(out, "DATABASE_URL") {
+		t.Error("the chart sets a DATABASE_URL or sslmode; Medusa reads ssl_mode, storeops/config.js builds the URL")
+	}
+	for _, want := range []string{"name: POSTGRES_HOST\n", "name: POSTGRES_PASSWORD_FILE\n", `command: ["node", "storeops/migrate.js"]`, `command: ["node", "storeops/setup.js"]`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("manifests lack %q", want)
+		}
 	}
 }
