@@ -654,3 +654,49 @@ func TestMedusaDatabaseSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestRedisPasswordNeverAnOption runs the Redis container's command from the
+// rendered chart with a stub redis-server and a password starting with "--"
+// (the case that stopped Redis from starting when it was an argument): the
+// password is in the configuration file, not among the arguments.
+func TestRedisPasswordNeverAnOption(t *testing.T) {
+	objs := objects(t, render(t, charts.Medusa, "shop", storeValues("shop")))
+	ws, _ := workloads(t, objs)
+	var script string
+	for _, w := range ws {
+		if w.name == "Deployment/shop-redis" {
+			c := w.pod.Containers[0]
+			if len(c.Command) != 3 || c.Command[0] != "sh" || c.Command[1] != "-c" || len(c.Args) != 0 {
+				t.Fatalf("redis command %q args %q", c.Command, c.Args)
+			}
+			script = c.Command[2]
+		}
+	}
+	dir := t.TempDir()
+	secrets, conf, bin := filepath.Join(dir, "secrets"), filepath.Join(dir, "redis"), filepath.Join(dir, "bin")
+	for _, d := range []string{secrets, conf, bin} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const password = "--requirepass-looks-like-an-option"
+	if err := os.WriteFile(filepath.Join(secrets, "redis-password"), []byte(password), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	writeExec(t, filepath.Join(bin, "redis-server"), "#!/bin/sh\nprintf 'ARGS %s\\n' \"$*\"\ncat \"$1\"\n")
+	script = strings.ReplaceAll(script, "/run/secrets/store", secrets)
+	script = strings.ReplaceAll(script, "/run/redis", conf)
+	cmd := exec.Command("sh", "-c", script)
+	cmd.Env = []string{"PATH=" + bin + ":" + os.Getenv("PATH")}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 2 || strings.Contains(lines[0], password) || lines[1] != "requirepass "+password {
+		t.Errorf("redis-server got:\n%s", out)
+	}
+	if fi, err := os.Stat(filepath.Join(conf, "redis.conf")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("redis.conf: %v %v", fi, err)
+	}
+}

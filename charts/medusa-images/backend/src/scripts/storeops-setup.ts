@@ -119,7 +119,7 @@ export default async function storeopsSetup({ container, args }: ExecArgs) {
   const storeModule = container.resolve(Modules.STORE)
   const salesChannelModule = container.resolve(Modules.SALES_CHANNEL)
   const [store] = await storeModule.listStores({}, { relations: ["supported_currencies"] })
-  let channelId = store?.default_sales_channel_id
+  let channelId: string = store?.default_sales_channel_id || ""
   if (!channelId) {
     const [first] = await salesChannelModule.listSalesChannels({}, { take: 1 })
     if (first) {
@@ -143,7 +143,7 @@ export default async function storeopsSetup({ container, args }: ExecArgs) {
       ]
     }
     if (Object.keys(update).length > 0) {
-      await updateStoresWorkflow(container).run({ input: { selector: { id: store.id }, update } })
+      await updateStoresWorkflow(container).run({ input: { selector: { id: store.id }, update: update as any } })
       logger.info(`store updated: ${Object.keys(update).join(", ")}`)
     }
   }
@@ -168,7 +168,7 @@ export default async function storeopsSetup({ container, args }: ExecArgs) {
   let key = keys.find((k) => k.token === token && !k.revoked_at) || keys.find((k) => !k.revoked_at)
   if (!key) {
     const { result } = await createApiKeysWorkflow(container).run({
-      input: { api_keys: [{ title, type: "publishable", created_by: "" }] },
+      input: { api_keys: [{ title, type: "publishable" as const, created_by: "" }] },
     })
     key = result[0]
     logger.info("publishable key created")
@@ -183,7 +183,7 @@ export default async function storeopsSetup({ container, args }: ExecArgs) {
     fields: ["id", "sales_channels.id"],
     filters: { id: key.id },
   })
-  const linked = (data[0]?.sales_channels || []).map((c: any) => c.id)
+  const linked: string[] = ((data[0] as any)?.sales_channels || []).map((c: any) => c.id)
   if (!linked.includes(channelId)) {
     await linkSalesChannelsToApiKeyWorkflow(container).run({ input: { id: key.id, add: [channelId] } })
     logger.info("publishable key linked to the default sales channel")
