@@ -82,6 +82,12 @@ function patch(root) {
     if (!wrapped.some((f) => f.includes(`${path.sep}${page}${path.sep}`))) missing.push(`generateStaticParams of ${page}`)
   }
   if (secured.length === 0) missing.push("cookie option secure: process.env.NODE_ENV === \"production\"")
+  // The health route must not go through the region middleware (which
+  // redirects to /<country>/...): its matcher has to leave /api alone.
+  const middleware = path.join(src, "middleware.ts")
+  if (!fs.existsSync(middleware) || !/\(\?!api\b/.test(fs.readFileSync(middleware, "utf8"))) {
+    missing.push("a middleware matcher that skips /api (src/middleware.ts)")
+  }
   if (missing.length > 0) {
     throw new Error(`the starter does not look as expected; not found: ${missing.join("; ")}`)
   }
