@@ -18,6 +18,8 @@ var (
 	ErrFileNotFound = errors.New("file not found")
 	// ErrFileTooLarge means the file is larger than Config.MaxFileSize.
 	ErrFileTooLarge = errors.New("file too large")
+	// ErrNoCache: no on-disk cache holds a fetched revision (Cached).
+	ErrNoCache = errors.New("no cached revision")
 	// ErrNoChange means Propose was asked to commit the content the
 	// base branch already has.
 	ErrNoChange = errors.New("content already on the base branch")

@@ -401,3 +401,37 @@ func checkBranch(name string) error {
 	}
 	return nil
 }
+
+// Cached returns the tracked file at the revision last fetched into the
+// on-disk cache (Config.Dir), without contacting the remote: what a
+// restarted daemon serves while the remote is unreachable. It fails with
+// ErrNoCache without a cache dir or before the first fetch.
+func (s *Source) Cached() (Snapshot, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cfg.Dir == "" {
+		return Snapshot{}, fmt.Errorf("%w: no cache dir", ErrNoCache)
+	}
+	if _, err := os.Stat(s.cfg.Dir); err != nil {
+		return Snapshot{}, fmt.Errorf("%w: %v", ErrNoCache, err)
+	}
+	repo, err := s.open()
+	if err != nil {
+		return Snapshot{}, err
+	}
+	ref, err := repo.Reference(plumbing.NewRemoteReferenceName(remoteName, s.cfg.Branch), true)
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("%w: %s not fetched yet", ErrNoCache, s.cfg.Branch)
+	}
+	commit, err := repo.CommitObject(ref.Hash())
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("%w: commit %s: %v", ErrNoCache, ref.Hash(), err)
+	}
+	snap, err := s.read(commit)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	s.last = snap
+	snap.Data = bytes.Clone(snap.Data)
+	return snap, nil
+}

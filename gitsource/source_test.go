@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -327,5 +328,34 @@ func TestFetchTimeout(t *testing.T) {
 	srv.Release()
 	if snap := fetch(t, src); string(snap.Data) != storesV1 {
 		t.Fatalf("Fetch after the server recovered = %+v", snap)
+	}
+}
+
+// A restart while the remote is down serves the revision last fetched
+// into the cache dir.
+func TestCachedRevisionAfterRestart(t *testing.T) {
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo(t, "r", map[string]string{"stores.yaml": storesV1})
+	dir := filepath.Join(t.TempDir(), "cache")
+	first := newSource(t, gitsource.Config{URL: repo.URL(), Dir: dir})
+	want := fetch(t, first)
+
+	srv.Stop()
+	restarted := newSource(t, gitsource.Config{URL: repo.URL(), Dir: dir, Timeout: 5 * time.Second})
+	if _, err := restarted.Fetch(context.Background()); err == nil {
+		t.Fatal("Fetch from a stopped server succeeded")
+	}
+	got, err := restarted.Cached()
+	if err != nil {
+		t.Fatalf("Cached: %v", err)
+	}
+	if got.Revision != want.Revision || string(got.Data) != storesV1 {
+		t.Fatalf("Cached = %s %q, want %s", got.Revision, got.Data, want.Revision)
+	}
+	if _, err := newSource(t, gitsource.Config{URL: repo.URL()}).Cached(); !errors.Is(err, gitsource.ErrNoCache) {
+		t.Fatalf("Cached without a cache dir: %v", err)
+	}
+	if _, err := newSource(t, gitsource.Config{URL: repo.URL(), Dir: filepath.Join(t.TempDir(), "empty")}).Cached(); !errors.Is(err, gitsource.ErrNoCache) {
+		t.Fatalf("Cached before any fetch: %v", err)
 	}
 }

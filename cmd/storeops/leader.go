@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/client-go/tools/leaderelection"
@@ -54,7 +55,11 @@ var errLeaseHeld = errors.New("another storeops applies to this cluster")
 func (e *engine) takeLease(ctx context.Context, log *slog.Logger) (context.Context, func(), error) {
 	id := newIdentity()
 	lock := e.leaseLock(id)
-	if rec, _, err := lock.Get(ctx); err == nil && rec.HolderIdentity != "" {
+	rec, _, err := lock.Get(ctx)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return nil, nil, fmt.Errorf("read the leader Lease %s: %w", lock.Describe(), err)
+	}
+	if err == nil && rec.HolderIdentity != "" {
 		expires := rec.RenewTime.Add(time.Duration(rec.LeaseDurationSeconds) * time.Second)
 		if time.Now().Before(expires) {
 			return nil, nil, fmt.Errorf("%w: %s holds the leader Lease %s (renewed %s ago); not applying. "+

@@ -165,7 +165,7 @@ func newDaemon(cfg serveConfig, log *slog.Logger) (*daemon, error) {
 	}
 	d.web, err = web.New(web.Config{
 		Board:    d.board,
-		Trigger:  d.trigger,
+		Trigger:  d.webTrigger,
 		Branch:   cfg.source.branch,
 		Webhooks: hooks,
 		Cluster:  cluster,
@@ -260,6 +260,7 @@ func (d *daemon) run(ctx context.Context) error {
 	electCtx, endElection := context.WithCancel(context.WithoutCancel(ctx))
 	defer endElection()
 	if d.cfg.leaderElect {
+		go d.watchSyncRequests(ctx)
 		wg.Add(1)
 		go func() { defer wg.Done(); d.elect(electCtx) }()
 	} else {
@@ -321,6 +322,9 @@ func (d *daemon) syncOnce(ctx context.Context, trigger string) {
 		}
 		held = &reconcile.Refusal{Reason: "SourceUnavailable",
 			Message: fmt.Sprintf("cannot fetch %s: %v; the last good revision stays applied", d.cfg.source.describe(), err)}
+		if d.last == nil {
+			d.fromCache(held)
+		}
 		if held.Message != d.lastDown {
 			d.lastDown = held.Message
 			d.rec.Refuse("", trigger, held)
@@ -393,4 +397,26 @@ func (d *daemon) stopRetry() {
 		d.retry.Stop()
 	}
 	d.retryMu.Unlock()
+}
+
+// fromCache starts from the revision in the on-disk cache
+// (--git-cache-dir) when the remote cannot be reached before any revision
+// is known: a restart during a Git outage keeps serving (and applying)
+// the last fetched stores.yaml instead of knowing none.
+func (d *daemon) fromCache(held *reconcile.Refusal) {
+	snap, err := d.src.Cached()
+	if err != nil {
+		if !errors.Is(err, gitsource.ErrNoCache) {
+			d.log.Warn("cannot read the cached revision", "error", err)
+		}
+		return
+	}
+	cfg, err := render.Parse(snap.Path, snap.Data, d.cfg.source.limits)
+	if err != nil {
+		d.log.Warn("the cached revision is not valid", "revision", short(snap.Revision), "error", err)
+		return
+	}
+	d.last = &revision{snap: snap, cfg: cfg}
+	held.Message += fmt.Sprintf("; serving revision %s from the cache", short(snap.Revision))
+	d.log.Info("serving the cached revision while the remote is unreachable", "revision", short(snap.Revision))
 }

@@ -242,8 +242,9 @@ func TestRenderDefaults(t *testing.T) {
 		if !slices.Equal(rule.APIGroups, []string{"coordination.k8s.io"}) || !slices.Equal(rule.Resources, []string{"leases"}) {
 			t.Errorf("the namespaced Role grants more than leases: %+v", rule)
 		}
-		if !slices.Equal(rule.Verbs, []string{"create"}) && !slices.Equal(rule.ResourceNames, []string{"storeops-leader"}) {
-			t.Errorf("lease rule not limited to storeops-leader: %+v", rule)
+		if !slices.Equal(rule.Verbs, []string{"create"}) && !slices.Equal(rule.ResourceNames, []string{"storeops-leader"}) &&
+			!slices.Equal(rule.ResourceNames, []string{"storeops-leader-sync"}) {
+			t.Errorf("lease rule not limited to storeops-leader and storeops-leader-sync: %+v", rule)
 		}
 	}
 	if !strings.Contains(r.notes, "storeops-system/storeops-leader") {
@@ -431,6 +432,7 @@ var storeChartKinds = map[string]schema.GroupResource{
 	"PersistentVolumeClaim": {Resource: "persistentvolumeclaims"},
 	"ConfigMap":             {Resource: "configmaps"},
 	"Job":                   {Group: "batch", Resource: "jobs"},
+	"CronJob":               {Group: "batch", Resource: "cronjobs"},
 	"Ingress":               {Group: "networking.k8s.io", Resource: "ingresses"},
 }
 

@@ -231,7 +231,8 @@ func TestSyncAsServiceAccount(t *testing.T) {
 		t.Helper()
 		file := writeFile(t, "stores.yaml", storesYAML)
 		began := time.Now()
-		code, out := runStoreops(t, "sync", "--once", "-f", file, "--kubeconfig", inst.kubeconfig, "--timeout", "6m", "-v")
+		code, out := runStoreops(t, "sync", "--once", "-f", file, "--kubeconfig", inst.kubeconfig, "--timeout", "6m", "-v",
+			"--leader-election-namespace", inst.ns)
 		if code != 0 {
 			t.Fatalf("%s: storeops sync as %s/%s exited %d:\n%s", step, inst.ns, inst.sa, code, out)
 		}
