@@ -3,9 +3,9 @@ package gitsource_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"sync"
-	"path/filepath"
 	"testing"
 	"time"
 
