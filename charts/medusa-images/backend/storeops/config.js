@@ -67,6 +67,9 @@ function settings(env = process.env) {
       databaseDriverOptions: { connection: { ssl: false } },
       redisUrl,
       workerMode: env.MEDUSA_WORKER_MODE || "shared",
+      // Read by Medusa releases that have projectConfig.cookieOptions; 2.8
+      // does not, and src/api/middlewares.ts makes the session cookie
+      // follow the scheme there.
       cookieOptions: { secure: secureCookies, sameSite: "lax" },
       http: {
         storeCors: required("STORE_CORS", publicUrl),

@@ -70,7 +70,10 @@ export default async function storeopsSetup({ container, args }: ExecArgs) {
   let authIdentityId = identities[0]?.auth_identity_id
   if (authIdentityId) {
     // The password follows the Secret (an earlier run may have set another).
-    await authModule.updateProvider("emailpass", { entity_id: email, password } as any)
+    const { success, error } = await authModule.updateProvider("emailpass", { entity_id: email, password } as any)
+    if (!success) {
+      throw new Error(`set the password of ${email}: ${error}`)
+    }
   } else {
     const { authIdentity, error } = await authModule.register("emailpass", {
       body: { email, password },
@@ -88,7 +91,7 @@ export default async function storeopsSetup({ container, args }: ExecArgs) {
     ;[user] = await userModule.listUsers({ email })
     logger.info(`admin user ${email} created`)
   }
-  const [identity] = await authModule.listAuthIdentities({ id: authIdentityId })
+  const [identity] = await authModule.listAuthIdentities({ id: [authIdentityId] })
   if (identity?.app_metadata?.user_id !== user.id) {
     await authModule.updateAuthIdentities({
       id: authIdentityId,
