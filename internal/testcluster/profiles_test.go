@@ -26,6 +26,9 @@ import (
 
 // realisticScale runs the realistic profile ten times faster than a real
 // cluster: a database takes 2-6 s, the WooCommerce setup Job 6-18 s.
+//
+// The tests of the profiles run in parallel with each other: they spend
+// their time waiting for delays, each in its own namespace.
 const realisticScale = 0.1
 
 // realistic is the realistic profile the tests use, without the random
@@ -145,6 +148,7 @@ func atLeast(t *testing.T, what string, from, to time.Time, d time.Duration) {
 // the store charts under the realistic profile and checks that each became
 // Ready (or finished) no sooner than its role's lower bound, and did.
 func TestRealisticStartDelaysByRole(t *testing.T) {
+	t.Parallel()
 	c := realistic(t)
 	ns := c.Namespace(t, "realistic")
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
@@ -203,6 +207,7 @@ func TestRealisticStartDelaysByRole(t *testing.T) {
 // TestRealisticImageThatDoesNotExist: a pod whose image is tagged
 // :does-not-exist goes to ImagePullBackOff and is not Ready.
 func TestRealisticImageThatDoesNotExist(t *testing.T) {
+	t.Parallel()
 	c := realistic(t)
 	ns := c.Namespace(t, "bad-image")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -230,6 +235,7 @@ func TestRealisticImageThatDoesNotExist(t *testing.T) {
 // its container crashes and restarts over and over (it never gets Ready),
 // and every run of a Job fails until the Job gives up.
 func TestRealisticFailures(t *testing.T) {
+	t.Parallel()
 	c := testcluster.Get(t, testcluster.WithProfile(devcluster.Realistic), testcluster.WithTimeScale(realisticScale), testcluster.WithFailurePercent(100))
 	ns := c.Namespace(t, "failures")
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
@@ -284,6 +290,7 @@ func TestRealisticFailures(t *testing.T) {
 // stages too: a pod made unready comes back, the next Job run fails and the
 // retry succeeds.
 func TestFaultsUnderRealistic(t *testing.T) {
+	t.Parallel()
 	c := realistic(t)
 	ns := c.Namespace(t, "realistic-faults")
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
@@ -324,6 +331,7 @@ func TestFaultsUnderRealistic(t *testing.T) {
 // controllers' client rate limits, and spreads a Deployment's pods over its
 // nodes, all Ready at once (instant lifecycle).
 func TestBenchProfile(t *testing.T) {
+	t.Parallel()
 	c := testcluster.Get(t, testcluster.WithProfile(devcluster.Bench), testcluster.WithNodes(3))
 	if c.Profile != devcluster.Bench || len(c.Nodes) != 3 {
 		t.Fatalf("profile %s, nodes %v", c.Profile, c.Nodes)
@@ -418,5 +426,65 @@ func TestGetSharesClustersByOptions(t *testing.T) {
 	got := []*testcluster.Cluster{realistic(t), realistic(t)}
 	if got[0] != got[1] || got[0] == a || got[0].Profile != devcluster.Realistic || got[0].TimeScale != realisticScale {
 		t.Errorf("realistic clusters %p %p (Main's %p), profile %s, scale %g", got[0], got[1], a, got[0].Profile, got[0].TimeScale)
+	}
+}
+
+// TestRealisticRestartSpells: Ready pods drawn for a restart spell turn
+// NotReady with one more restart, and come back Ready. Spells are random
+// (a share of the Ready pods); at 90% failures and eight pods, the chance
+// that none is drawn at its first Ready is 1e-8.
+func TestRealisticRestartSpells(t *testing.T) {
+	t.Parallel()
+	c := testcluster.Get(t, testcluster.WithProfile(devcluster.Realistic), testcluster.WithTimeScale(0.01), testcluster.WithFailurePercent(90))
+	ns := c.Namespace(t, "spells")
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	k := c.Client
+
+	w, err := k.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	for i := range 8 {
+		createPod(ctx, t, k, ns, fmt.Sprintf("shop-%d", i), roleLabels("medusa", "storefront"), "example.invalid/storefront:1")
+	}
+	type history struct {
+		ready         bool  // was Ready
+		readyRestarts int32 // restart count when it was Ready
+		dropped       int32 // restart count when it dropped from Ready, 0 if not yet
+	}
+	pods := map[string]*history{}
+	for {
+		select {
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				t.Fatal("watch ended")
+			}
+			p, ok := ev.Object.(*corev1.Pod)
+			if !ok {
+				continue
+			}
+			h := pods[p.Name]
+			if h == nil {
+				h = &history{}
+				pods[p.Name] = h
+			}
+			var restarts int32
+			for _, cs := range p.Status.ContainerStatuses {
+				restarts = max(restarts, cs.RestartCount)
+			}
+			switch ready := clusterfault.PodReady(p); {
+			case ready && h.dropped > 0:
+				t.Logf("pod %s: Ready, NotReady with restart %d, Ready again with %d restarts", p.Name, h.dropped, restarts)
+				return
+			case ready:
+				h.ready, h.readyRestarts = true, restarts
+			case h.ready && h.dropped == 0 && restarts > h.readyRestarts:
+				h.dropped = restarts
+			}
+		case <-ctx.Done():
+			t.Fatalf("no pod dropped from Ready and came back before the time ran out")
+		}
 	}
 }
