@@ -68,6 +68,8 @@ staticcheck: $(STATICCHECK)
 # run starts the local control plane (unless KUBECONFIG is set), a local Git
 # server with a config repository made from stores.example.yaml, and
 # storeops serve. Extra flags: make run ARGS="--log-level debug".
+# PROFILE=realistic (or bench; TIME_SCALE, FAILURE_PERCENT, NODES) chooses how
+# the local control plane's pods behave: deploy/devcluster/README.md.
 run: build devcluster-bin
 	$(BIN_DIR)/storeops validate -f stores.example.yaml
 	GO=$(GO) deploy/run-local.sh $(ARGS)
