@@ -89,8 +89,9 @@ type Options struct {
 	KubeAPIQPS int
 }
 
-// withDefaults fills in the profile's defaults.
-func (o Options) withDefaults() (Options, error) {
+// WithDefaults returns o with the profile's defaults filled in (Start
+// applies them), or an error for an unknown profile or a negative value.
+func (o Options) WithDefaults() (Options, error) {
 	p, err := ParseProfile(string(o.Profile))
 	if err != nil {
 		return o, err
@@ -250,7 +251,7 @@ func start(ctx context.Context, o Options) (_ *Cluster, err error) {
 	if o.Timeout == 0 {
 		o.Timeout = 3 * time.Minute
 	}
-	if o, err = o.withDefaults(); err != nil {
+	if o, err = o.WithDefaults(); err != nil {
 		return nil, err
 	}
 	kwokYAML, err := kwokConfig(o)

@@ -113,7 +113,7 @@ func TestKwokConfigOfEveryProfile(t *testing.T) {
 		{Profile: Instant}, {Profile: Bench}, {Profile: Realistic},
 		{Profile: Realistic, TimeScale: 0.1, NoFailures: true}, {Profile: Realistic, FailurePercent: 100},
 	} {
-		o, err := o.withDefaults()
+		o, err := o.WithDefaults()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -176,7 +176,7 @@ func TestKwokConfigOfEveryProfile(t *testing.T) {
 }
 
 func TestRealisticDelaysAreScaled(t *testing.T) {
-	o, err := Options{Profile: Realistic, TimeScale: 0.1}.withDefaults()
+	o, err := Options{Profile: Realistic, TimeScale: 0.1}.WithDefaults()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,15 +198,15 @@ func TestRealisticDelaysAreScaled(t *testing.T) {
 }
 
 func TestOptionsDefaults(t *testing.T) {
-	o, err := Options{}.withDefaults()
+	o, err := Options{}.WithDefaults()
 	if err != nil || o.Profile != Instant || o.Nodes != 1 || o.TimeScale != 1 || o.KubeAPIQPS != 0 {
 		t.Errorf("defaults: %+v, %v", o, err)
 	}
-	b, err := Options{Profile: Bench}.withDefaults()
+	b, err := Options{Profile: Bench}.WithDefaults()
 	if err != nil || b.Nodes != 12 || b.KubeAPIQPS != 1000 {
 		t.Errorf("bench defaults: %+v, %v", b, err)
 	}
-	if _, err := (Options{Profile: "slow"}).withDefaults(); err == nil {
+	if _, err := (Options{Profile: "slow"}).WithDefaults(); err == nil {
 		t.Error("unknown profile accepted")
 	}
 	instant := strings.Join(controllerManagerArgs("/s", ports{}, o), " ")

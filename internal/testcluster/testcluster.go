@@ -229,14 +229,8 @@ func options(opts []Option) devcluster.Options {
 
 // key identifies the cluster the options ask for.
 func key(o devcluster.Options) string {
-	if o.Profile == "" {
-		o.Profile = devcluster.Instant
-	}
-	if o.TimeScale == 0 {
-		o.TimeScale = 1
-	}
-	if o.Nodes == 0 && o.Profile != devcluster.Bench {
-		o.Nodes = 1
+	if d, err := o.WithDefaults(); err == nil {
+		o = d
 	}
 	return fmt.Sprintf("profile=%s scale=%g failures=%d/%t nodes=%d qps=%d", o.Profile, o.TimeScale, o.FailurePercent, o.NoFailures, o.Nodes, o.KubeAPIQPS)
 }
