@@ -125,36 +125,40 @@ func (f *Injector) setUnschedulable(ctx context.Context, node string, on bool) e
 // Drain cordons node and evicts its pods as `kubectl drain
 // --ignore-daemonsets --delete-emptydir-data` would: through the Eviction API
 // (an eviction refused by a PodDisruptionBudget is retried until the
-// timeout), skipping DaemonSet and mirror pods. It returns once every
-// evicted pod is gone, with their namespace/name.
+// timeout), skipping DaemonSet and mirror pods. It returns once no such pod
+// is left on the node (a pod the scheduler placed there before it saw the
+// cordon is evicted too), with the namespace/name of the evicted pods.
 func (f *Injector) Drain(ctx context.Context, node string) ([]string, error) {
 	if err := f.Cordon(ctx, node); err != nil {
 		return nil, err
 	}
-	pods, err := f.Client.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{
-		FieldSelector: fields.OneTermEqualSelector("spec.nodeName", node).String(),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list the pods of node %s: %w", node, err)
-	}
-	var evicted []corev1.Pod
-	for _, p := range pods.Items {
-		if isDaemonSetPod(&p) || p.Annotations[corev1.MirrorPodAnnotationKey] != "" {
-			continue
-		}
-		if err := f.evict(ctx, &p); err != nil {
-			return nil, err
-		}
-		evicted = append(evicted, p)
-	}
 	var names []string
-	for _, p := range evicted {
-		if err := f.waitGone(ctx, &p); err != nil {
-			return nil, err
+	err := f.poll(ctx, "node "+node+" to be drained", func(ctx context.Context) (bool, error) {
+		pods, err := f.Client.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{
+			FieldSelector: fields.OneTermEqualSelector("spec.nodeName", node).String(),
+		})
+		if err != nil {
+			return false, fmt.Errorf("list the pods of node %s: %w", node, err)
 		}
-		names = append(names, p.Namespace+"/"+p.Name)
-	}
-	return names, nil
+		var evicted []corev1.Pod
+		for _, p := range pods.Items {
+			if isDaemonSetPod(&p) || p.Annotations[corev1.MirrorPodAnnotationKey] != "" {
+				continue
+			}
+			if err := f.evict(ctx, &p); err != nil {
+				return false, err
+			}
+			evicted = append(evicted, p)
+		}
+		for _, p := range evicted {
+			if err := f.waitGone(ctx, &p); err != nil {
+				return false, err
+			}
+			names = append(names, p.Namespace+"/"+p.Name)
+		}
+		return len(evicted) == 0, nil
+	})
+	return names, err
 }
 
 func isDaemonSetPod(p *corev1.Pod) bool {
