@@ -184,6 +184,14 @@ func (f *Injector) evict(ctx context.Context, p *corev1.Pod) error {
 		case apierrors.IsConflict(err) && !podExists(ctx, f.Client, p):
 			// The UID precondition failed: the pod was replaced meanwhile.
 			return true, nil
+		case apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause):
+			// No eviction can be created in a namespace being deleted; as
+			// kubectl drain does, delete the pod instead.
+			err := f.Client.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &p.UID}})
+			if err == nil || apierrors.IsNotFound(err) || (apierrors.IsConflict(err) && !podExists(ctx, f.Client, p)) {
+				return true, nil
+			}
+			return false, err
 		}
 		return false, err
 	})
