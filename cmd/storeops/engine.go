@@ -91,7 +91,7 @@ func (f *engineFlags) engine(ctx context.Context, log *slog.Logger, createKey bo
 	if e.restCfg, e.client, err = kubeConfig(f.kubeconfig); err != nil {
 		return nil, err
 	}
-	inst := reconcile.Instance{Name: f.instance}
+	var inst reconcile.Instance
 	if createKey {
 		inst, err = reconcile.LoadInstanceKey(ctx, e.client, f.lease.namespace, f.instance)
 	} else {

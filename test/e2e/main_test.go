@@ -64,6 +64,21 @@ func startDaemon(t *testing.T, repoURL string, extra ...string) *daemon {
 // startDaemonEnv is startDaemon with more environment variables.
 func startDaemonEnv(t *testing.T, env []string, repoURL string, extra ...string) *daemon {
 	t.Helper()
+	d := launchDaemon(t, env, repoURL, extra...)
+	d.waitUntil("ready", func() bool {
+		resp, err := http.Get("http://" + d.addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return d
+}
+
+// launchDaemon starts storeops serve without waiting for it.
+func launchDaemon(t *testing.T, env []string, repoURL string, extra ...string) *daemon {
+	t.Helper()
 	c := testcluster.Get(t)
 	d := &daemon{t: t, addr: freeAddr(t), out: &syncBuffer{}, done: make(chan error, 1)}
 	args := append([]string{"serve",
@@ -89,14 +104,6 @@ func startDaemonEnv(t *testing.T, env []string, repoURL string, extra ...string)
 		if t.Failed() {
 			t.Logf("storeops serve on %s said:\n%s", d.addr, d.out.String())
 		}
-	})
-	d.waitUntil("ready", func() bool {
-		resp, err := http.Get("http://" + d.addr + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
 	})
 	return d
 }

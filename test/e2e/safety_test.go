@@ -1,0 +1,152 @@
+package e2e_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/storeops/storeops/internal/gittest"
+	"github.com/storeops/storeops/internal/testcluster"
+	"github.com/storeops/storeops/reconcile"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// fastLease makes leader election quick for tests.
+func fastLease(name string) []string {
+	return []string{"--leader-election-name", name, "--leader-lease-duration", "4s", "--leader-renew-deadline", "3s", "--leader-retry-period", "500ms"}
+}
+
+// sync --once refuses to apply while a serve leader holds the Lease, and
+// applies once the leader has stopped and given the Lease back.
+func TestSyncOnceRefusedWhileServeLeads(t *testing.T) {
+	cleanupStores(t, "e2e-once-a", "e2e-once-b")
+	c := testcluster.Get(t)
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo(t, "once", map[string]string{"stores.yaml": "stores:\n  - {name: e2e-once-a, type: woocommerce}\n"})
+	d := startDaemon(t, repo.URL(), fastLease("e2e-once")...)
+	d.waitUntil("leading", func() bool { return d.status().Leader })
+
+	file := filepath.Join(t.TempDir(), "stores.yaml")
+	writeTestFile(t, file, "stores:\n  - {name: e2e-once-b, type: woocommerce}\n")
+	args := []string{"sync", "--once", "--wait=false", "-f", file, "--kubeconfig", c.Kubeconfig, "--leader-election-name", "e2e-once"}
+	code, out := run(t, args...)
+	if code == 0 || !contains(out, "holds the leader Lease", "not applying") {
+		t.Fatalf("sync --once beside a leader: exit %d:\n%s", code, out)
+	}
+	if _, err := c.Client.CoreV1().Namespaces().Get(context.Background(), "store-e2e-once-b", metav1.GetOptions{}); err == nil {
+		t.Fatal("the refused sync --once created a store")
+	}
+
+	d.stop() // gives the Lease back
+	if code, out := run(t, args...); code != 0 || !strings.Contains(out, "install e2e-once-b: ok") {
+		t.Fatalf("sync --once after the leader stopped: exit %d:\n%s", code, out)
+	}
+}
+
+// A restart while Git is unreachable serves the revision in the cache
+// dir: the stores stay declared, none shows Deleting.
+func TestRestartWithGitDownServesTheCache(t *testing.T) {
+	cleanupStores(t, "e2e-cache-one")
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo(t, "cache", map[string]string{"stores.yaml": "stores:\n  - {name: e2e-cache-one, type: woocommerce}\n"})
+	dir := filepath.Join(t.TempDir(), "git-cache")
+	extra := append(fastLease("e2e-cache"), "--git-cache-dir", dir)
+	d := startDaemon(t, repo.URL(), extra...)
+	d.waitPhase("e2e-cache-one", reconcile.PhaseReady)
+	rev := d.status().Revision
+	d.kill()
+
+	srv.Stop()
+	d = startDaemon(t, repo.URL(), extra...)
+	d.waitUntil("the cached revision", func() bool { return d.status().Revision == rev })
+	st, ok := d.store("e2e-cache-one")
+	if !ok || !st.Declared || st.Phase == reconcile.PhaseDeleting {
+		t.Fatalf("after a restart with Git down: %+v", st)
+	}
+	if s := d.status(); s.Refused == nil || !strings.Contains(s.Refused.Message, "from the cache") {
+		t.Fatalf("status does not say the cache is served: %+v", s.Refused)
+	}
+}
+
+// kill -9 of the daemon during the installs of several stores: after the
+// restart every release left pending is recovered at once (not after
+// --stuck-after, set to an hour here) and the fleet converges.
+func TestKillDuringInstallsRecovers(t *testing.T) {
+	names := []string{"e2e-kill-a", "e2e-kill-b", "e2e-kill-c", "e2e-kill-d"}
+	cleanupStores(t, names...)
+	c := testcluster.Get(t)
+	var file strings.Builder
+	file.WriteString("stores:\n")
+	for i, n := range names {
+		typ := "woocommerce"
+		if i%2 == 1 {
+			typ = "medusa"
+		}
+		file.WriteString("  - {name: " + n + ", type: " + typ + "}\n")
+	}
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo(t, "kill", map[string]string{"stores.yaml": file.String()})
+	extra := append(fastLease("e2e-kill"), "--stuck-after", "1h", "--workers", "4")
+	d := launchDaemon(t, nil, repo.URL(), extra...)
+
+	// Kill it as soon as some release is being installed.
+	ctx := context.Background()
+	d.waitUntil("a release pending", func() bool {
+		list, err := c.Client.CoreV1().Secrets("").List(ctx, metav1.ListOptions{LabelSelector: "owner=helm,status=pending-install"})
+		return err == nil && len(list.Items) > 0
+	})
+	d.kill()
+	pending, err := c.Client.CoreV1().Secrets("").List(ctx, metav1.ListOptions{LabelSelector: "owner=helm,status=pending-install"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("killed with %d releases pending-install", len(pending.Items))
+
+	began := time.Now()
+	d = startDaemon(t, repo.URL(), extra...)
+	for _, n := range names {
+		d.waitPhase(n, reconcile.PhaseReady)
+	}
+	t.Logf("the fleet converged %s after the restart", time.Since(began).Round(time.Millisecond))
+	left, err := c.Client.CoreV1().Secrets("").List(ctx, metav1.ListOptions{LabelSelector: "owner=helm,status in (pending-install,pending-upgrade,failed)"})
+	if err != nil || len(left.Items) != 0 {
+		t.Fatalf("releases still pending or failed: %v %d", err, len(left.Items))
+	}
+}
+
+// A webhook that lands on a follower reaches the leader, which syncs at
+// once (both run with an hourly schedule).
+func TestWebhookOnFollowerReachesTheLeader(t *testing.T) {
+	cleanupStores(t, "e2e-fwd-one", "e2e-fwd-two")
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo(t, "fwd", map[string]string{"stores.yaml": "stores:\n  - {name: e2e-fwd-one, type: woocommerce}\n"})
+	a := startDaemon(t, repo.URL(), fastLease("e2e-fwd")...)
+	b := startDaemon(t, repo.URL(), fastLease("e2e-fwd")...)
+	var leader, follower *daemon
+	a.waitUntil("a leader", func() bool {
+		la, lb := a.status().Leader, b.status().Leader
+		switch {
+		case la && !lb:
+			leader, follower = a, b
+		case lb && !la:
+			leader, follower = b, a
+		}
+		return leader != nil
+	})
+	leader.waitPhase("e2e-fwd-one", reconcile.PhaseReady)
+	rev := repo.Commit(t, map[string]string{"stores.yaml": "stores:\n  - {name: e2e-fwd-one, type: woocommerce}\n  - {name: e2e-fwd-two, type: woocommerce}\n"}, "add two")
+	if code := follower.push("main", rev); code >= 300 {
+		t.Fatalf("webhook to the follower: %d", code)
+	}
+	leader.waitPhase("e2e-fwd-two", reconcile.PhaseReady)
+}
+
+func writeTestFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
