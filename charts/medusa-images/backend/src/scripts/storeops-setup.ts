@@ -138,6 +138,7 @@ export default async function storeopsSetup({ container, args }: ExecArgs) {
   if (store) {
     const currencies = (store.supported_currencies || []).map((c: any) => c.currency_code)
     const update: Record<string, unknown> = {}
+    if (store.name !== title) update.name = title
     if (store.default_sales_channel_id !== channelId) update.default_sales_channel_id = channelId
     if (!currencies.includes(currency)) {
       update.supported_currencies = [
