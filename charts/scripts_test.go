@@ -704,3 +704,85 @@ func TestRedisPasswordNeverAnOption(t *testing.T) {
 		t.Errorf("redis.conf: %v %v", fi, err)
 	}
 }
+
+// TestWordPressConfigExtra evaluates the chart's WORDPRESS_CONFIG_EXTRA the
+// way the official image's wp-config.php does (eval), with PHP's CGI (as
+// Apache's PHP runs it) and CLI (as WP-CLI does): the web installer answers
+// 403, other pages and WP-CLI go on, and WP-Cron is off.
+func TestWordPressConfigExtra(t *testing.T) {
+	cgi, err := exec.LookPath("php-cgi")
+	if err != nil {
+		t.Skip("php-cgi is not installed")
+	}
+	cli, err := exec.LookPath("php")
+	if err != nil {
+		t.Skip("php is not installed")
+	}
+	objs := objects(t, render(t, charts.WooCommerce, "shop", storeValues("shop")))
+	ws, _ := workloads(t, objs)
+	var extra string
+	for _, w := range ws {
+		if w.name == "Deployment/shop-wordpress" {
+			for _, e := range w.pod.Containers[0].Env {
+				if e.Name == "WORDPRESS_CONFIG_EXTRA" {
+					extra = e.Value
+				}
+			}
+		}
+	}
+	if extra == "" {
+		t.Fatal("no WORDPRESS_CONFIG_EXTRA")
+	}
+	dir := t.TempDir()
+	// What wp-config-docker.php does with it, then the page itself.
+	page := "<?php\nif ($configExtra = getenv('WORDPRESS_CONFIG_EXTRA')) { eval($configExtra); }\necho 'page ran; cron disabled=' . var_export(DISABLE_WP_CRON, true);\n"
+	for _, name := range []string{"wp-admin/install.php", "wp-admin/setup-config.php", "wp-login.php", "index.php"} {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(page), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		name    string
+		blocked bool
+	}{{"wp-admin/install.php", true}, {"wp-admin/setup-config.php", true}, {"wp-login.php", false}, {"index.php", false}} {
+		file := filepath.Join(dir, c.name)
+		cmd := exec.Command(cgi)
+		cmd.Env = []string{"WORDPRESS_CONFIG_EXTRA=" + extra, "REDIRECT_STATUS=200", "REQUEST_METHOD=GET",
+			"SCRIPT_FILENAME=" + file, "SCRIPT_NAME=/" + c.name, "GATEWAY_INTERFACE=CGI/1.1"}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("php-cgi %s: %v\n%s", c.name, err, out)
+		}
+		got := string(out)
+		if c.blocked != strings.Contains(got, "Status: 403") || c.blocked == strings.Contains(got, "page ran; cron disabled=true") {
+			t.Errorf("web %s (blocked %v):\n%s", c.name, c.blocked, got)
+		}
+		// WP-CLI (the CLI SAPI) installs through install.php's functions.
+		cmd = exec.Command(cli, file)
+		cmd.Env = []string{"WORDPRESS_CONFIG_EXTRA=" + extra}
+		out, err = cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "page ran; cron disabled=true") {
+			t.Errorf("cli %s: %v\n%s", c.name, err, out)
+		}
+	}
+
+	// The PHP settings the chart mounts into conf.d.
+	var ini string
+	for _, o := range objs {
+		if md, _ := o["metadata"].(map[string]any); o["kind"] == "ConfigMap" && md["name"] == "shop-php" {
+			ini, _ = o["data"].(map[string]any)["storeops.ini"].(string)
+		}
+	}
+	iniFile := filepath.Join(dir, "storeops.ini")
+	if err := os.WriteFile(iniFile, []byte(ini), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(cli, "-n", "-c", iniFile, "-r", `echo ini_get("upload_max_filesize"), " ", ini_get("post_max_size");`).CombinedOutput()
+	if err != nil || string(out) != "64M 64M" {
+		t.Errorf("PHP upload limits: %v %q", err, out)
+	}
+}
