@@ -786,3 +786,29 @@ func TestWordPressConfigExtra(t *testing.T) {
 		t.Errorf("PHP upload limits: %v %q", err, out)
 	}
 }
+
+// TestWooCommerceSetupPHPParses checks with `php -l` the PHP that setup.sh
+// runs with php -r (its database probe).
+func TestWooCommerceSetupPHPParses(t *testing.T) {
+	php, err := exec.LookPath("php")
+	if err != nil {
+		t.Skip("php is not installed")
+	}
+	data, err := os.ReadFile(filepath.Join("woocommerce", "files", "setup.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	snippets := regexp.MustCompile(`php -r '([^']+)'`).FindAllStringSubmatch(string(data), -1)
+	if len(snippets) == 0 {
+		t.Fatal("no php -r in setup.sh")
+	}
+	for i, m := range snippets {
+		p := filepath.Join(t.TempDir(), fmt.Sprintf("s%d.php", i))
+		if err := os.WriteFile(p, []byte("<?php "+m[1]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command(php, "-l", p).CombinedOutput(); err != nil {
+			t.Errorf("php -r %q: %v\n%s", m[1], err, out)
+		}
+	}
+}
