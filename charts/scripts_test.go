@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/storeops/storeops/charts"
 )
@@ -810,5 +812,78 @@ func TestWooCommerceSetupPHPParses(t *testing.T) {
 		if out, err := exec.Command(php, "-l", p).CombinedOutput(); err != nil {
 			t.Errorf("php -r %q: %v\n%s", m[1], err, out)
 		}
+	}
+}
+
+// TestRedisStartsWithFilePassword runs the rendered Redis command with a
+// real redis-server (skipped without one): it starts, refuses clients
+// without the password and answers with it, a password starting with "--"
+// included.
+func TestRedisStartsWithFilePassword(t *testing.T) {
+	server, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("redis-server is not installed")
+	}
+	client, err := exec.LookPath("redis-cli")
+	if err != nil {
+		t.Skip("redis-cli is not installed")
+	}
+	objs := objects(t, render(t, charts.Medusa, "shop", storeValues("shop")))
+	ws, _ := workloads(t, objs)
+	var script string
+	for _, w := range ws {
+		if w.name == "Deployment/shop-redis" {
+			script = w.pod.Containers[0].Command[2]
+		}
+	}
+	dir := t.TempDir()
+	secrets, conf := filepath.Join(dir, "secrets"), filepath.Join(dir, "redis")
+	for _, d := range []string{secrets, conf} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const password = "--save"
+	if err := os.WriteFile(filepath.Join(secrets, "redis-password"), []byte(password), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	script = strings.ReplaceAll(script, "/run/secrets/store", secrets)
+	script = strings.ReplaceAll(script, "/run/redis", conf)
+	script = strings.TrimSpace(script) + " --port " + port + " --bind 127.0.0.1 --dir " + dir
+	cmd := exec.Command("sh", "-c", script)
+	cmd.Env = []string{"PATH=" + filepath.Dir(server) + ":" + os.Getenv("PATH")}
+	var log strings.Builder
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}()
+	cli := func(auth string, args ...string) string {
+		c := exec.Command(client, append([]string{"-h", "127.0.0.1", "-p", port}, args...)...)
+		c.Env = []string{"REDISCLI_AUTH=" + auth}
+		out, _ := c.CombinedOutput()
+		return strings.TrimSpace(string(out))
+	}
+	var got string
+	for i := 0; i < 50; i++ {
+		if got = cli(password, "ping"); got == "PONG" {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got != "PONG" {
+		t.Fatalf("redis with password %q: %q\n%s", password, got, log.String())
+	}
+	if got := cli("", "ping"); !strings.Contains(got, "NOAUTH") {
+		t.Errorf("without the password: %q", got)
 	}
 }
