@@ -42,6 +42,7 @@ case "$1 $2" in
 "plugin activate") touch "$S/active-$3" ;;
 "wc update") ;;
 "option update") echo "$4" > "$S/option-$3" ;;
+"option get") cat "$S/option-$3" 2>/dev/null ;;
 "wc payment_gateway") name=enabled; arg "$@" > "$S/gateway-$4" ;;
 "wc shipping_zone_method")
   case "$3" in
@@ -183,6 +184,9 @@ func TestWooCommerceSetupFreshStore(t *testing.T) {
 	if callIndex(t, calls, "core update-db") > callIndex(t, calls, "wc update") || callIndex(t, calls, "plugin install woocommerce") > callIndex(t, calls, "wc update") {
 		t.Errorf("database updates out of order: %q", calls)
 	}
+	if r.file("option-woocommerce_onboarding_profile") != `{"skipped":true}` {
+		t.Errorf("onboarding wizard not skipped: %q", r.file("option-woocommerce_onboarding_profile"))
+	}
 	if r.file("option-woocommerce_coming_soon") != "no" {
 		t.Errorf("store not launched: woocommerce_coming_soon=%q", r.file("option-woocommerce_coming_soon"))
 	}
@@ -205,7 +209,7 @@ func TestWooCommerceSetupConverges(t *testing.T) {
 
 	// The same values again: nothing is installed or imported twice.
 	calls := r.run("setup.sh")
-	for _, c := range []string{"core install", "plugin install woocommerce", "import ", "wc shipping_zone_method create"} {
+	for _, c := range []string{"core install", "plugin install woocommerce", "import ", "wc shipping_zone_method create", "option update woocommerce_onboarding_profile"} {
 		if hasCall(calls, c) {
 			t.Errorf("second run did %q again", c)
 		}

@@ -6,7 +6,8 @@
 #   - WordPress installed (admin password read from a file on stdin, never
 #     on a command line), its database schema current (wp core update-db);
 #   - WooCommerce at exactly WOOCOMMERCE_VERSION, active, its database
-#     updates run (wp wc update), the store launched (no "coming soon");
+#     updates run (wp wc update), the store launched (no "coming soon",
+#     no setup wizard);
 #   - the offline payment methods of PAYMENT_METHODS enabled and the other
 #     offline ones (cod, bacs, cheque) disabled;
 #   - a flat rate of FLAT_RATE_COST in the zone "Locations not covered by
@@ -61,6 +62,11 @@ wp wc update
 # Launched: fresh installs start in "coming soon" mode, showing visitors a
 # placeholder.
 wp option update woocommerce_coming_soon no
+# storeops has set the store up: the admin is not sent to WooCommerce's
+# setup wizard (only set while the merchant has no onboarding profile).
+if ! wp option get woocommerce_onboarding_profile >/dev/null 2>&1; then
+  wp option update woocommerce_onboarding_profile '{"skipped":true}' --format=json
+fi
 
 # Offline payment methods.
 for gateway in cod bacs cheque; do
