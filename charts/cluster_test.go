@@ -33,6 +33,7 @@ import (
 
 	"github.com/storeops/storeops/charts"
 	"github.com/storeops/storeops/internal/testcluster"
+	storeopsrender "github.com/storeops/storeops/render"
 )
 
 // restGetter hands Helm's kube client a fixed rest.Config and namespace.
@@ -406,5 +407,46 @@ func TestIngressHostsOnAPIServer(t *testing.T) {
 	}
 	if n < 30 {
 		t.Fatalf("only %d hosts", n)
+	}
+}
+
+// TestRenderedIsolationOnAPIServer sends the namespace, quota, limit range
+// and NetworkPolicy storeops renders for every store of the example and of
+// render's full fixture to the API server (server-side dry-run, strict field
+// validation): whatever render produces, the API server accepts.
+func TestRenderedIsolationOnAPIServer(t *testing.T) {
+	c := testcluster.Get(t)
+	ctx := context.Background()
+	ns := c.Namespace(t, "store-isolation")
+	dry := metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}, FieldValidation: "Strict"}
+	for _, path := range []string{"../stores.example.yaml", "../render/testdata/valid/full.yaml"} {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := storeopsrender.Parse(filepath.Base(path), data, storeopsrender.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range storeopsrender.Render(cfg) {
+			if _, err := c.Client.CoreV1().Namespaces().Create(ctx, d.Namespace.DeepCopy(), dry); err != nil {
+				t.Errorf("%s: Namespace refused: %v", d.Store.Name, err)
+			}
+			q := d.Quota.DeepCopy()
+			q.Namespace = ns
+			if _, err := c.Client.CoreV1().ResourceQuotas(ns).Create(ctx, q, dry); err != nil {
+				t.Errorf("%s: ResourceQuota refused: %v", d.Store.Name, err)
+			}
+			lr := d.LimitRange.DeepCopy()
+			lr.Namespace = ns
+			if _, err := c.Client.CoreV1().LimitRanges(ns).Create(ctx, lr, dry); err != nil {
+				t.Errorf("%s: LimitRange refused: %v", d.Store.Name, err)
+			}
+			np := d.NetworkPolicy.DeepCopy()
+			np.Namespace = ns
+			if _, err := c.Client.NetworkingV1().NetworkPolicies(ns).Create(ctx, np, dry); err != nil {
+				t.Errorf("%s: NetworkPolicy refused: %v", d.Store.Name, err)
+			}
+		}
 	}
 }
