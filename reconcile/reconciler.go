@@ -135,6 +135,7 @@ func (r *Reconciler) Sync(ctx context.Context, in SyncInput) (SyncRecord, error)
 		r.finish(&rec, start, in.Held)
 		return rec, err
 	}
+	r.unstall(desired, observed, actions)
 	actions = r.block(actions)
 	for _, a := range actions {
 		r.log.Info("planned", "store", a.Store, "action", a.Kind, "reason", a.Reason)
@@ -406,5 +407,29 @@ func (r *Reconciler) mark(ctx context.Context, obs Observed) {
 		copied := *o
 		ApplyMarks(&copied, marks)
 		obs.Stores[name] = &copied
+	}
+}
+
+// unstall forgets the terminal failure of every store whose desired or
+// observed state has changed since (a person acted): when the plan has
+// nothing left to do for it, its failure is over too.
+func (r *Reconciler) unstall(desired []render.Desired, observed Observed, actions []Action) {
+	planned := map[string]bool{}
+	for _, a := range actions {
+		planned[a.Store] = true
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range desired {
+		d := &desired[i]
+		key, ok := r.stalled[d.Store.Name]
+		if !ok || key == StallKey(d, observed.Stores[d.Store.Name]) {
+			continue
+		}
+		delete(r.stalled, d.Store.Name)
+		if !planned[d.Store.Name] {
+			delete(r.lastAction, d.Store.Name)
+		}
+		r.log.Info("stalled store changed; acting on it again", "store", d.Store.Name)
 	}
 }

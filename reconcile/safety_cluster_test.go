@@ -368,3 +368,77 @@ func TestFencedApplierStopsWithTheLease(t *testing.T) {
 		t.Fatalf("the fenced applier created the namespace: %v", err)
 	}
 }
+
+// A store made before instances existed (no instance label, no proof) is
+// invisible, and its namespace never adopted by a sync; Adopt hands it
+// over, after which the instance sees it converged, with its data.
+func TestAdoptHandsAStoreOver(t *testing.T) {
+	h := newHarness(t, map[string]string{"stores.yaml": "stores:\n  - {name: ad-old, type: woocommerce}\n"})
+	t.Cleanup(func() { h.deleteNamespaces("ad-old") })
+	h.mustSync()
+	h.waitFor("store Ready", allReady("ad-old"))
+	creds := h.credentials("ad-old")
+	ctx := context.Background()
+	ns := render.NamespacePrefix + "ad-old"
+
+	// Make it look as an older storeops left it.
+	strip := []byte(`{"metadata":{"labels":{"` + reconcile.LabelInstance + `":null}}}`)
+	c := testcluster.Get(t).Client
+	mustPatch := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := c.CoreV1().Namespaces().Patch(ctx, ns, types.MergePatchType,
+		[]byte(`{"metadata":{"labels":{"`+reconcile.LabelInstance+`":null},"annotations":{"`+reconcile.AnnotationOwner+`":null}}}`), metav1.PatchOptions{})
+	mustPatch(err)
+	secrets, err := c.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{})
+	mustPatch(err)
+	for _, s := range secrets.Items {
+		_, err := c.CoreV1().Secrets(ns).Patch(ctx, s.Name, types.MergePatchType, strip, metav1.PatchOptions{})
+		mustPatch(err)
+	}
+	for _, name := range []string{render.QuotaName} {
+		_, err := c.CoreV1().ResourceQuotas(ns).Patch(ctx, name, types.MergePatchType, strip, metav1.PatchOptions{})
+		mustPatch(err)
+	}
+	_, err = c.CoreV1().LimitRanges(ns).Patch(ctx, render.LimitRangeName, types.MergePatchType, strip, metav1.PatchOptions{})
+	mustPatch(err)
+	_, err = c.NetworkingV1().NetworkPolicies(ns).Patch(ctx, render.NetworkPolicyName, types.MergePatchType, strip, metav1.PatchOptions{})
+	mustPatch(err)
+	h.waitFor("store invisible", func(s *reconcile.Snapshot) bool {
+		st, ok := s.Store("ad-old")
+		return ok && st.Phase != reconcile.PhaseReady
+	})
+
+	// A sync does not take it: the namespace exists and is not proven ours.
+	rec, _ := h.sync(false)
+	if len(rec.Actions) != 1 || !strings.Contains(rec.Actions[0].Error, "not created by this storeops instance") {
+		t.Fatalf("sync over a pre-instance namespace: %+v", rec.Actions)
+	}
+	if fmt.Sprint(creds) != fmt.Sprint(h.credentials("ad-old")) {
+		t.Fatal("credentials changed")
+	}
+
+	inst, err := reconcile.LoadInstanceKey(ctx, c, "default", reconcile.DefaultInstance)
+	mustPatch(err)
+	if err := reconcile.Adopt(ctx, c, inst, "ad-old"); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("adopted store seen", func(s *reconcile.Snapshot) bool {
+		st, ok := s.Store("ad-old")
+		return ok && st.ReleaseRevision > 0
+	})
+	rec = h.mustSync()
+	if len(rec.Actions) != 0 {
+		t.Fatalf("sync after adoption acted: %+v", rec.Actions)
+	}
+	h.waitFor("store Ready as this instance's", allReady("ad-old"))
+	if fmt.Sprint(creds) != fmt.Sprint(h.credentials("ad-old")) {
+		t.Fatal("credentials changed")
+	}
+	if err := reconcile.Adopt(ctx, c, inst, "ad-nope"); err == nil {
+		t.Fatal("adopted a namespace that does not exist")
+	}
+}

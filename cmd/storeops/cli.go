@@ -24,6 +24,7 @@ type command struct {
 }
 
 var commands = map[string]command{
+	"adopt":    {"hand existing store namespaces over to this instance", runAdopt},
 	"plan":     {"print what a sync would change, with diffs", runPlan},
 	"serve":    {"run the reconciler, status API, dashboard and webhooks", runServe},
 	"sync":     {"apply one sync (--once) and wait for the stores", runSync},
