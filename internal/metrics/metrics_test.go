@@ -63,16 +63,18 @@ storeops_refused 1
 # HELP storeops_stores Stores by phase, as last published.
 # TYPE storeops_stores gauge
 storeops_stores{phase="Degraded"} 0
+storeops_stores{phase="Blocked"} 0
 storeops_stores{phase="Deleting"} 0
 storeops_stores{phase="Failed"} 1
 storeops_stores{phase="Pending"} 0
 storeops_stores{phase="Provisioning"} 0
 storeops_stores{phase="Ready"} 2
 storeops_stores{phase="Suspended"} 0
+storeops_stores{phase="Unknown"} 0
 # HELP storeops_syncing 1 while a sync runs.
 # TYPE storeops_syncing gauge
 storeops_syncing 0
-# HELP storeops_webhooks_total Webhook requests, by provider and result (accepted, ignored, unauthorized, bad_request, too_large, method_not_allowed, not_found, error).
+# HELP storeops_webhooks_total Webhook requests, by provider and result (accepted, ignored, replayed, unauthorized, bad_request, too_large, method_not_allowed, not_found, error).
 # TYPE storeops_webhooks_total counter
 storeops_webhooks_total{provider="gitea",result="unauthorized"} 1
 `
