@@ -111,7 +111,7 @@ type Policy struct {
 
 // DefaultPolicy returns the defaults used by storeops serve.
 func DefaultPolicy() Policy {
-	return Policy{MaxDeleteShare: 0.5, StuckAfter: 10 * time.Minute, ReadyTimeout: 15 * time.Minute}
+	return Policy{MaxDeleteShare: 0.5, StuckAfter: 10 * time.Minute, ReadyTimeout: 20 * time.Minute}
 }
 
 // MassDeletionError is returned by Plan when the plan would delete more

@@ -190,7 +190,7 @@ func TestPlan(t *testing.T) {
 		}},
 		{name: "install never ready and never held data", observed: func(o reconcile.Observed) {
 			neverReady(o.Stores["c"])
-		}, want: []kindStore{{"reinstall", "c"}}, reason: "revision 1 never became Ready in 15m0s"},
+		}, want: []kindStore{{"reinstall", "c"}}, reason: "revision 1 never became Ready in 20m0s"},
 		{name: "install never ready but its volumes are bound", observed: func(o reconcile.Observed) {
 			neverReady(o.Stores["c"])
 			o.Stores["c"].BoundVolumes = 2

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/storeops/storeops/render"
@@ -10,43 +11,72 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// Helm waits for a chart's hook Jobs inside each install or upgrade (one
-// after the other: a pre-upgrade migration, then the post-install setup).
-// An operation whose timeout is shorter than those Jobs' deadlines fails a
-// slow but healthy first boot, which the next sync would then remediate.
-// So the timeout is derived from the charts: the sum of the
-// activeDeadlineSeconds of every hook Job of the slowest chart, plus
-// hookMargin for Helm's own work; never less than MinHelmTimeout.
-// docs/timeouts.md explains the relation with --ready-timeout.
+// The charts' Jobs bound two of storeops' timeouts:
+//
+//   - Helm waits for a chart's hook Jobs inside each install or upgrade (one
+//     after the other). An operation whose timeout is shorter than those
+//     Jobs' deadlines fails a slow but healthy first boot. So the Helm
+//     timeout is the sum of the activeDeadlineSeconds of every hook Job of
+//     the slowest chart, plus jobMargin; never less than MinHelmTimeout.
+//     (The store charts run their setup as ordinary Jobs, not hooks, so Helm
+//     waits for none and the minimum applies.)
+//   - A store is Ready only once its setup Job has completed, so a revision
+//     must be given at least the longest Job deadline, plus jobMargin,
+//     before it counts as never Ready (ReadyTimeout).
+//
+// docs/timeouts.md explains the relations.
 const (
 	MinHelmTimeout = 5 * time.Minute
-	hookMargin     = 2 * time.Minute
+	jobMargin      = 2 * time.Minute
 )
+
+// Deadlines are what the charts' Jobs imply for storeops' timeouts.
+type Deadlines struct {
+	// Helm is the smallest safe timeout of a Helm operation.
+	Helm time.Duration
+	// Ready is the smallest safe ReadyTimeout.
+	Ready time.Duration
+}
 
 // HelmTimeout returns the timeout Helm operations need for the charts of
 // src (see above).
 func HelmTimeout(src ChartSource) (time.Duration, error) {
-	longest := time.Duration(0)
-	for _, t := range render.Types {
-		d, err := hookDeadlines(src, t)
-		if err != nil {
-			return 0, err
-		}
-		longest = max(longest, d)
-	}
-	return max(MinHelmTimeout, longest+hookMargin), nil
+	d, err := ChartDeadlines(src)
+	return d.Helm, err
 }
 
-// hookDeadlines renders the chart of t for a store of the default plan
-// (no cluster) and sums the deadlines of its hook Jobs.
-func hookDeadlines(src ChartSource, t render.Type) (time.Duration, error) {
+// ChartDeadlines renders every chart of src (no cluster) and derives the
+// timeouts its Jobs need.
+func ChartDeadlines(src ChartSource) (Deadlines, error) {
+	var hooks, longest time.Duration
+	for _, t := range render.Types {
+		h, l, err := jobDeadlines(src, t)
+		if err != nil {
+			return Deadlines{}, err
+		}
+		hooks, longest = max(hooks, h), max(longest, l)
+	}
+	d := Deadlines{Helm: MinHelmTimeout}
+	if hooks > 0 {
+		d.Helm = max(MinHelmTimeout, hooks+jobMargin)
+	}
+	if longest > 0 {
+		d.Ready = longest + jobMargin
+	}
+	return d, nil
+}
+
+// jobDeadlines renders the chart of t for a store of the default plan and
+// returns the sum of its hook Jobs' deadlines and the longest deadline of
+// any of its Jobs.
+func jobDeadlines(src ChartSource, t render.Type) (hooks, longest time.Duration, err error) {
 	ch, err := src.Chart(t)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	cfg, err := render.Parse("timeout.yaml", []byte("stores:\n  - {name: timeout, type: "+string(t)+"}\n"), render.Limits{})
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	values := render.Render(cfg)[0].Release.Values
 	in := action.NewInstall(&action.Configuration{})
@@ -55,25 +85,42 @@ func hookDeadlines(src ChartSource, t render.Type) (time.Duration, error) {
 	in.KubeVersion = &chartutil.KubeVersion{Version: "v1.36.0", Major: "1", Minor: "36"}
 	rel, err := in.Run(ch, values)
 	if err != nil {
-		return 0, fmt.Errorf("render chart %s for its hook deadlines: %w", t, err)
+		return 0, 0, fmt.Errorf("render chart %s for its Job deadlines: %w", t, err)
 	}
-	var total time.Duration
-	for _, h := range rel.Hooks {
-		if h.Kind != "Job" {
-			continue
-		}
+	deadline := func(name, manifest string) (time.Duration, bool, error) {
 		var job struct {
+			Kind string `json:"kind"`
 			Spec struct {
 				ActiveDeadlineSeconds *int64 `json:"activeDeadlineSeconds"`
 			} `json:"spec"`
 		}
-		if err := yaml.Unmarshal([]byte(h.Manifest), &job); err != nil {
-			return 0, fmt.Errorf("chart %s hook %s: %w", t, h.Name, err)
+		if err := yaml.Unmarshal([]byte(manifest), &job); err != nil {
+			return 0, false, fmt.Errorf("chart %s %s: %w", t, name, err)
+		}
+		if job.Kind != "Job" {
+			return 0, false, nil
 		}
 		if job.Spec.ActiveDeadlineSeconds == nil {
-			return 0, fmt.Errorf("chart %s: hook Job %s has no activeDeadlineSeconds, so no Helm timeout can cover it", t, h.Name)
+			return 0, true, fmt.Errorf("chart %s: Job %s has no activeDeadlineSeconds, so no timeout can cover it", t, name)
 		}
-		total += time.Duration(*job.Spec.ActiveDeadlineSeconds) * time.Second
+		return time.Duration(*job.Spec.ActiveDeadlineSeconds) * time.Second, true, nil
 	}
-	return total, nil
+	for _, h := range rel.Hooks {
+		d, isJob, err := deadline(h.Name, h.Manifest)
+		if err != nil {
+			return 0, 0, err
+		}
+		if isJob {
+			hooks += d
+			longest = max(longest, d)
+		}
+	}
+	for i, doc := range strings.Split(rel.Manifest, "\n---") {
+		d, _, err := deadline(fmt.Sprintf("manifest document %d", i), doc)
+		if err != nil {
+			return 0, 0, err
+		}
+		longest = max(longest, d)
+	}
+	return hooks, longest, nil
 }

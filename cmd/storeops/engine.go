@@ -42,7 +42,7 @@ func (f *engineFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&f.maxDeleteShare, "max-delete-share", 0.5, "largest share of the stores one sync may delete without confirmation (0-1)")
 	fs.StringVar(&f.confirm, "confirm-deletions", "", "Git revision (7+ hex digits) whose deletions are confirmed despite the mass-deletion guard")
 	fs.DurationVar(&f.stuckAfter, "stuck-after", 10*time.Minute, "a release pending longer than this was left by a crash and is unlocked")
-	fs.DurationVar(&f.readyTimeout, "ready-timeout", 15*time.Minute, "a store not ready this long after a change counts as failed and is remediated")
+	fs.DurationVar(&f.readyTimeout, "ready-timeout", 20*time.Minute, "a new release revision not Ready this long counts as failed and is remediated (never one that was Ready); at least the charts' longest Job deadline plus 2m")
 	fs.DurationVar(&f.helmTimeout, "helm-timeout", 0, "timeout of each Helm operation, hooks included (default: derived from the charts' hook deadlines, see docs/timeouts.md)")
 	fs.StringVar(&f.instance, "instance", reconcile.DefaultInstance, "name of this storeops instance: it acts only on stores it created, so several instances can share a cluster")
 	fs.StringVar(&f.lease.namespace, "leader-election-namespace", envOr("POD_NAMESPACE", "default"), "storeops' own namespace: the leader Lease and the instance key Secret live there")
@@ -113,10 +113,13 @@ func (f *engineFlags) engine(ctx context.Context, log *slog.Logger, createKey bo
 		return nil, err
 	}
 	applier.Instance = inst
+	deadlines, err := reconcile.ChartDeadlines(reconcile.EmbeddedCharts{})
+	if err != nil {
+		return nil, err
+	}
+	applier.Timeout = deadlines.Helm
 	if f.helmTimeout > 0 {
 		applier.Timeout = f.helmTimeout
-	} else if applier.Timeout, err = reconcile.HelmTimeout(reconcile.EmbeddedCharts{}); err != nil {
-		return nil, err
 	}
 	e.rec = reconcile.New(e.obs, applier, e.board, log)
 	e.rec.Instance = inst.Name
@@ -127,6 +130,12 @@ func (f *engineFlags) engine(ctx context.Context, log *slog.Logger, createKey bo
 	e.rec.Policy.MaxDeleteShare = f.maxDeleteShare
 	e.rec.Policy.StuckAfter = f.stuckAfter
 	e.rec.Policy.ReadyTimeout = f.readyTimeout
+	if f.readyTimeout > 0 && f.readyTimeout < deadlines.Ready {
+		// A store is Ready only after its setup Job: never judge a revision
+		// before that Job's deadline has passed.
+		log.Warn("--ready-timeout is shorter than the charts' Job deadlines allow; using their bound", "ready_timeout", f.readyTimeout, "bound", deadlines.Ready)
+		e.rec.Policy.ReadyTimeout = deadlines.Ready
+	}
 	return e, nil
 }
 
