@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,7 +17,6 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 )
@@ -113,7 +111,7 @@ func (c *ClusterApplier) Apply(ctx context.Context, a Action, gitRevision string
 	case ActDelete:
 		return c.delete(ctx, a.Observed)
 	case ActMark:
-		return c.mark(ctx, a.Observed, a.Marks)
+		return c.mark(ctx, a.Observed, a.Marks, a.LabelMarks)
 	case ActBlock:
 		return nil // changes nothing by definition
 	}
@@ -274,21 +272,49 @@ func (c *ClusterApplier) createNamespace(ctx context.Context, d *render.Desired)
 	return live, nil
 }
 
-// mark adds readiness annotations to a store's namespace (see
-// ReadinessMarks), guarded by the namespace's UID.
-func (c *ClusterApplier) mark(ctx context.Context, o *ObservedStore, marks map[string]string) error {
+// mark adds readiness annotations (see ReadinessMarks) and sets status
+// labels (see StatusLabels) on a store's namespace. It updates the
+// namespace it observed, guarded by its resourceVersion; on a conflict it
+// reads the namespace again and retries while it is still the same one
+// (same UID) and this instance's. (An update, not a patch: storeops' RBAC
+// grants update on namespaces and no patch.)
+func (c *ClusterApplier) mark(ctx context.Context, o *ObservedStore, marks, labels map[string]string) error {
 	if err := c.owned(o); err != nil {
 		return err
 	}
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"uid": o.Namespace.UID, "annotations": marks}})
-	if err != nil {
-		return err
+	namespaces := c.client.CoreV1().Namespaces()
+	live := o.Namespace.DeepCopy()
+	for attempt := 0; ; attempt++ {
+		if live.Annotations == nil {
+			live.Annotations = map[string]string{}
+		}
+		if live.Labels == nil {
+			live.Labels = map[string]string{}
+		}
+		for k, v := range marks {
+			live.Annotations[k] = v
+		}
+		for k, v := range labels {
+			if v == "" {
+				delete(live.Labels, k)
+			} else {
+				live.Labels[k] = v
+			}
+		}
+		_, err := namespaces.Update(ctx, live, metav1.UpdateOptions{})
+		if err == nil {
+			return nil
+		}
+		if !apierrors.IsConflict(err) || attempt >= 2 {
+			return fmt.Errorf("mark namespace %s: %w", o.Namespace.Name, err)
+		}
+		if live, err = namespaces.Get(ctx, o.Namespace.Name, metav1.GetOptions{}); err != nil {
+			return fmt.Errorf("mark namespace %s: %w", o.Namespace.Name, err)
+		}
+		if live.UID != o.Namespace.UID || live.DeletionTimestamp != nil || !c.Instance.Owns(live) {
+			return fmt.Errorf("mark namespace %s: replaced or being deleted meanwhile", o.Namespace.Name)
+		}
 	}
-	_, err = c.client.CoreV1().Namespaces().Patch(ctx, o.Namespace.Name, types.MergePatchType, patch, metav1.PatchOptions{})
-	if err != nil {
-		return fmt.Errorf("mark namespace %s: %w", o.Namespace.Name, err)
-	}
-	return nil
 }
 
 func (c *ClusterApplier) createCredentials(ctx context.Context, d *render.Desired) error {

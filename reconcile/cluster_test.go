@@ -116,6 +116,13 @@ func newInstanceHarness(t testing.TB, files map[string]string, instance string) 
 	}
 	h.rec.Clock = func() time.Time { return time.Now().Add(time.Duration(h.shift.Load())) }
 	h.rec.Instance = inst.Name
+	// Events go out asynchronously, through a client of their own so that
+	// the counter sees only the applier's requests.
+	events := reconcile.NewKubeEvents(informerClient)
+	if err := events.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.rec.Events = events
 	h.rec.SetLeader(true)
 	go func() {
 		for {

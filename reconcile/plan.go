@@ -66,6 +66,8 @@ type Action struct {
 	Observed *ObservedStore
 	// Marks are the annotations an ActMark adds.
 	Marks map[string]string
+	// LabelMarks are the labels an ActMark sets (see StatusLabels).
+	LabelMarks map[string]string
 }
 
 // String is "kind store: reason".

@@ -44,6 +44,8 @@ type Reconciler struct {
 	// Source describes the Git source in the status.
 	Source  string
 	Metrics Recorder
+	// Events records Kubernetes Events on the store namespaces; nil: none.
+	Events EventRecorder
 	// Clock returns the time; tests may replace it.
 	Clock func() time.Time
 	// Instance is the name of this storeops instance (LabelInstance);
@@ -136,11 +138,16 @@ func (r *Reconciler) Sync(ctx context.Context, in SyncInput) (SyncRecord, error)
 		return rec, err
 	}
 	r.unstall(desired, observed, actions)
+	planned := len(actions)
 	actions = r.block(actions)
 	for _, a := range actions {
 		r.log.Info("planned", "store", a.Store, "action", a.Kind, "reason", a.Reason)
 	}
 	rec.Actions = r.applyAll(ctx, actions, in.Revision)
+	if planned > 0 {
+		r.Refresh()
+		r.mark(ctx, r.observer.Observe()) // the phases the actions left
+	}
 	failed := 0
 	for _, l := range rec.Actions {
 		rec.Summary[string(l.Kind)]++
@@ -273,6 +280,7 @@ func (r *Reconciler) applyOne(ctx context.Context, a Action, revision string) Ac
 	if r.Metrics != nil {
 		r.Metrics.ObserveAction(string(a.Kind), result)
 	}
+	r.event(a, revision, err)
 	r.Refresh()
 	return l
 }
@@ -368,9 +376,10 @@ func (r *Reconciler) block(actions []Action) []Action {
 		out = append(out, a)
 	}
 	r.mu.Lock()
-	for store, reason := range blocked {
-		if r.blocked[store] != reason {
-			r.log.Warn("store blocked: a person must act", "store", store, "reason", reason)
+	for _, a := range actions {
+		if reason, ok := blocked[a.Store]; ok && a.Kind == ActBlock && r.blocked[a.Store] != reason {
+			r.log.Warn("store blocked: a person must act", "store", a.Store, "reason", reason)
+			r.blockedEvent(a)
 		}
 	}
 	r.blocked = blocked
@@ -391,21 +400,43 @@ func (r *Reconciler) MarkReadiness(ctx context.Context) {
 	}
 }
 
-// mark writes the due readiness marks and updates obs to match.
+// mark writes the due readiness marks and status labels, and updates obs
+// to match. It writes nothing for a store whose namespace shows both
+// already.
 func (r *Reconciler) mark(ctx context.Context, obs Observed) {
 	now := r.Clock()
 	for name, o := range obs.Stores {
 		marks := ReadinessMarks(o, now)
-		if marks == nil {
+		view := o
+		if marks != nil {
+			copied := *o
+			ApplyMarks(&copied, marks)
+			view = &copied
+		}
+		var labels map[string]string
+		if o.Owned && !o.Terminating() {
+			labels = StatusLabels(o.Namespace, r.statusOf(name, view, now))
+		}
+		if marks == nil && labels == nil {
 			continue
 		}
-		if err := r.applier.Apply(ctx, Action{Kind: ActMark, Store: name, Observed: o, Marks: marks}, ""); err != nil {
+		if err := r.applier.Apply(ctx, Action{Kind: ActMark, Store: name, Observed: o, Marks: marks, LabelMarks: labels}, ""); err != nil {
 			r.log.Warn("cannot record readiness", "store", name, "error", err)
 			continue
 		}
-		r.log.Info("readiness recorded", "store", name, "marks", marks)
-		copied := *o
-		ApplyMarks(&copied, marks)
+		r.log.Info("readiness recorded", "store", name, "marks", marks, "labels", labels)
+		r.markEvents(view, marks, labels)
+		copied := *view
+		if len(labels) > 0 {
+			ns := copied.Namespace.DeepCopy()
+			if ns.Labels == nil {
+				ns.Labels = map[string]string{}
+			}
+			for k, v := range labels {
+				ns.Labels[k] = v
+			}
+			copied.Namespace = ns
+		}
 		obs.Stores[name] = &copied
 	}
 }

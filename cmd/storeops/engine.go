@@ -75,6 +75,8 @@ type engine struct {
 	// holds the leader Lease.
 	fence *reconcile.Fence
 	flags *engineFlags
+	// events records Kubernetes Events through the fenced client.
+	events *reconcile.KubeEvents
 }
 
 // engine wires the reconciler to the cluster. With createKey, the instance
@@ -123,6 +125,8 @@ func (f *engineFlags) engine(ctx context.Context, log *slog.Logger, createKey bo
 	}
 	e.rec = reconcile.New(e.obs, applier, e.board, log)
 	e.rec.Instance = inst.Name
+	e.events = reconcile.NewKubeEvents(applyClient)
+	e.rec.Events = e.events
 	if e.rec.ChartVersions, err = (reconcile.EmbeddedCharts{}).ChartVersions(); err != nil {
 		return nil, err
 	}
@@ -144,6 +148,9 @@ func (f *engineFlags) engine(ctx context.Context, log *slog.Logger, createKey bo
 func (e *engine) start(ctx context.Context) error {
 	if !e.obs.Start(ctx.Done()) {
 		return errors.New("informer caches did not sync: " + context.Cause(ctx).Error())
+	}
+	if err := e.events.Start(ctx); err != nil {
+		return err
 	}
 	go func() {
 		for {
