@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/storeops/storeops/internal/version"
 	"github.com/storeops/storeops/reconcile"
 )
 
@@ -33,7 +34,10 @@ type Metrics struct {
 	fetch        prometheus.Histogram
 	fetchErrors  prometheus.Counter
 	webhooks     *prometheus.CounterVec
+	lastSuccess  *prometheus.GaugeVec
 	board        *boardCollector
+	// Now is the clock of the last-success timestamp; tests may replace it.
+	Now func() time.Time
 }
 
 // New returns Metrics with every metric registered.
@@ -67,12 +71,26 @@ func New() *Metrics {
 			Name:      "webhooks_total",
 			Help:      "Webhook requests, by provider and result (accepted, ignored, replayed, unauthorized, bad_request, too_large, method_not_allowed, not_found, error).",
 		}, []string{"provider", "result"}),
+		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: Namespace,
+			Name:      "last_successful_sync_timestamp_seconds",
+			Help:      "When the last sync that applied its revision without error ended (Unix time); absent until one did on this replica.",
+		}, nil),
 		board: newBoardCollector(),
+		Now:   time.Now,
 	}
+	build := version.Get()
+	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: Namespace,
+		Name:      "build_info",
+		Help:      "Always 1; the labels describe the running binary.",
+	}, []string{"version", "revision", "goversion"})
+	buildInfo.WithLabelValues(build.Version, build.Revision, build.GoVersion).Set(1)
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.syncDuration, m.actions, m.fetch, m.fetchErrors, m.webhooks, m.board,
+		m.lastSuccess, buildInfo,
 	)
 	return m
 }
@@ -92,7 +110,14 @@ func (m *Metrics) ObserveSync(d time.Duration, result string) {
 		return
 	}
 	m.syncDuration.WithLabelValues(result).Observe(d.Seconds())
+	if result == SyncOK {
+		m.lastSuccess.WithLabelValues().Set(float64(m.Now().UnixNano()) / 1e9)
+	}
 }
+
+// SyncOK is the result of a sync that applied its revision without error
+// (the Reconciler's; the others are "error" and "refused").
+const SyncOK = "ok"
 
 // ObserveAction counts one action of kind that ended with result.
 func (m *Metrics) ObserveAction(kind, result string) {
@@ -143,6 +168,7 @@ type boardCollector struct {
 	leader  *prometheus.Desc
 	syncing *prometheus.Desc
 	refused *prometheus.Desc
+	info    *prometheus.Desc
 }
 
 func newBoardCollector() *boardCollector {
@@ -155,6 +181,9 @@ func newBoardCollector() *boardCollector {
 			"1 while a sync runs.", nil, nil),
 		refused: prometheus.NewDesc(prometheus.BuildFQName(Namespace, "", "refused"),
 			"1 while the newest revision is refused (invalid stores.yaml, mass-deletion guard, source unavailable).", nil, nil),
+		info: prometheus.NewDesc(prometheus.BuildFQName(Namespace, "", "store_info"),
+			"Always 1, one series per store, as last published; the labels say what it is and where it stands.",
+			[]string{"store", "type", "plan", "phase"}, nil),
 	}
 }
 
@@ -170,6 +199,7 @@ func (c *boardCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.leader
 	ch <- c.syncing
 	ch <- c.refused
+	ch <- c.info
 }
 
 // Collect implements prometheus.Collector.
@@ -187,6 +217,7 @@ func (c *boardCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, st := range s.Stores {
 		counts[st.Phase]++
+		ch <- prometheus.MustNewConstMetric(c.info, prometheus.GaugeValue, 1, st.Name, st.Type, st.Plan, string(st.Phase))
 	}
 	for p, n := range counts {
 		ch <- prometheus.MustNewConstMetric(c.stores, prometheus.GaugeValue, float64(n), string(p))
