@@ -175,6 +175,31 @@ func (c *Cluster) Stop() error {
 	return nil
 }
 
+// Restart stops one process of the cluster (etcd, kube-apiserver,
+// kube-controller-manager, kube-scheduler or kwok) with SIGTERM, SIGKILL
+// after grace (0: at once, as a crash), starts it again with the same
+// arguments, and waits until the API server answers /readyz again. It is
+// for tests that restart a single component, e.g. the API server or etcd
+// in the middle of a sync.
+func (c *Cluster) Restart(ctx context.Context, name string, grace time.Duration) error {
+	for i, p := range c.procs {
+		if p.name != name {
+			continue
+		}
+		p.stop(grace)
+		np, err := startProcess(p.name, p.bin, p.args, filepath.Dir(p.log), p.detach)
+		if err != nil {
+			return err
+		}
+		c.procs[i] = np
+		if err := writePIDs(c.stateDir, c.procs); err != nil {
+			return err
+		}
+		return waitHTTP(ctx, c.config.Host+"/readyz", c.config.BearerToken, c.procs)
+	}
+	return fmt.Errorf("no process %q in this cluster", name)
+}
+
 // tempPrefix names the temporary state directories of Start.
 const tempPrefix = "storeops-devcluster-"
 

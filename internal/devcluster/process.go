@@ -22,9 +22,11 @@ const pidFile = "pids"
 
 // process is one started component.
 type process struct {
-	name string
-	bin  string
-	log  string
+	name   string
+	bin    string
+	args   []string
+	log    string
+	detach bool
 	*proc.Process
 }
 
@@ -40,7 +42,7 @@ func startProcess(name, bin string, args []string, logDir string, detach bool) (
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	return &process{name: name, bin: bin, log: logPath, Process: p}, nil
+	return &process{name: name, bin: bin, args: args, log: logPath, detach: detach, Process: p}, nil
 }
 
 // exited returns an error with the tail of the log if p has exited.

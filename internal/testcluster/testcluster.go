@@ -71,6 +71,25 @@ type Cluster struct {
 	// (StateDir/logs/<component>.log); empty for a cluster named by
 	// $KUBECONFIG.
 	StateDir string
+
+	dc *devcluster.Cluster // nil for a cluster named by $KUBECONFIG
+}
+
+// Restart restarts one process of the local control plane ("etcd",
+// "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"):
+// SIGTERM, SIGKILL after grace (0: at once), started again with the same
+// arguments; it returns once the API server is ready again. It skips the
+// test on a cluster named by $KUBECONFIG.
+func (c *Cluster) Restart(t testing.TB, component string, grace time.Duration) {
+	t.Helper()
+	if c.dc == nil {
+		t.Skip("restarting a component needs the local control plane")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := c.dc.Restart(ctx, component, grace); err != nil {
+		t.Fatalf("restart %s: %v", component, err)
+	}
 }
 
 // Faults returns an injector of faults into this cluster: drain a node,
@@ -278,7 +297,7 @@ func start(opts []Option) (*Cluster, *devcluster.Cluster, error) {
 	}
 	return &Cluster{
 		Kubeconfig: dc.Kubeconfig(), Config: dc.RESTConfig(), Client: client,
-		Profile: dc.Profile(), TimeScale: dc.TimeScale(), Nodes: dc.Nodes(), StateDir: dc.StateDir(),
+		Profile: dc.Profile(), TimeScale: dc.TimeScale(), Nodes: dc.Nodes(), StateDir: dc.StateDir(), dc: dc,
 	}, dc, nil
 }
 
