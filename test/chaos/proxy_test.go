@@ -1,0 +1,172 @@
+package chaos_test
+
+import (
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/rest"
+
+	"github.com/storeops/storeops/internal/testcluster"
+)
+
+// request is one API request a replica sent, as the proxy saw it.
+type request struct {
+	Replica string
+	Method  string
+	Path    string
+	Start   time.Time // when the proxy received it
+	End     time.Time // when the API server's answer was passed back
+	Code    int
+}
+
+// mutating reports whether the request changes something.
+func (r request) mutating() bool {
+	switch r.Method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		return true
+	}
+	return false
+}
+
+// coordination reports whether the request is about leader election (the
+// Leases every replica renews or tries to take) or an Event: what
+// followers may write too.
+func (r request) coordination() bool {
+	return strings.Contains(r.Path, "/apis/coordination.k8s.io/") || strings.Contains(r.Path, "/events")
+}
+
+// write reports a mutating request that only an applier may send.
+func (r request) write() bool { return r.mutating() && !r.coordination() }
+
+// apiLog records the API requests of every replica of a case, in the
+// order the proxy received them.
+type apiLog struct {
+	mu      sync.Mutex
+	reqs    []request
+	changed chan struct{} // closed and replaced on every new write
+}
+
+func newAPILog() *apiLog { return &apiLog{changed: make(chan struct{})} }
+
+func (l *apiLog) add(r request) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.reqs = append(l.reqs, r)
+	if r.write() {
+		close(l.changed)
+		l.changed = make(chan struct{})
+	}
+}
+
+// snapshot returns the requests so far.
+func (l *apiLog) snapshot() []request {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]request(nil), l.reqs...)
+}
+
+// writes returns the number of writes so far and a channel closed at the
+// next one.
+func (l *apiLog) writes() (int, <-chan struct{}) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, r := range l.reqs {
+		if r.write() {
+			n++
+		}
+	}
+	return n, l.changed
+}
+
+// writesSince returns the writes recorded after the first n requests.
+func (l *apiLog) writesSince(n int) []request {
+	var out []request
+	for _, r := range l.snapshot()[n:] {
+		if r.write() {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// len is the number of requests so far.
+func (l *apiLog) len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.reqs)
+}
+
+// apiProxy is a reverse proxy on loopback in front of the API server for
+// one replica: it logs each request under the replica's name. The replica
+// talks plain HTTP to it; the proxy adds the admin credentials.
+type apiProxy struct {
+	kubeconfig string
+	srv        *http.Server
+}
+
+// startProxy starts a proxy for replica that logs into log, and returns
+// it with a kubeconfig pointing at it. It stops when the test ends.
+func startProxy(t *testing.T, c *testcluster.Cluster, log *apiLog, replica string) *apiProxy {
+	t.Helper()
+	target, err := url.Parse(c.Config.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := rest.TransportFor(rest.CopyConfig(c.Config))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.Transport = rt
+	rp.FlushInterval = -1 // watches stream
+	rp.ErrorLog = nil
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &apiProxy{}
+	p.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := request{Replica: replica, Method: r.Method, Path: r.URL.Path, Start: time.Now()}
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		r.Header.Del("Authorization")
+		rp.ServeHTTP(sw, r)
+		rec.End, rec.Code = time.Now(), sw.code
+		log.add(rec)
+	})}
+	go p.srv.Serve(ln)
+	t.Cleanup(func() { p.srv.Close() })
+	p.kubeconfig = filepath.Join(t.TempDir(), "kubeconfig-"+replica)
+	kc := "apiVersion: v1\nkind: Config\nclusters:\n- name: proxy\n  cluster:\n    server: http://" + ln.Addr().String() +
+		"\nusers:\n- name: proxy\n  user: {}\ncontexts:\n- name: proxy\n  context: {cluster: proxy, user: proxy}\ncurrent-context: proxy\n"
+	if err := os.WriteFile(p.kubeconfig, []byte(kc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.code = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
