@@ -61,7 +61,9 @@ func NewObserver(client kubernetes.Interface, instance Instance, onChange func()
 		onChange:  onChange,
 		managed:   informers.NewSharedInformerFactoryWithOptions(client, 0, managedSel),
 		helm:      informers.NewSharedInformerFactoryWithOptions(client, 0, helmSel),
-		workloads: informers.NewSharedInformerFactory(client, 0),
+		workloads: informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.LabelSelector = WorkloadSelector()
+		})),
 		decoded:   map[string]decodedRelease{},
 	}
 	o.namespaces = o.managed.Core().V1().Namespaces().Informer()
@@ -77,6 +79,7 @@ func NewObserver(client kubernetes.Interface, instance Instance, onChange func()
 	o.services = o.workloads.Core().V1().Services().Informer()
 	o.ingresses = o.workloads.Networking().V1().Ingresses().Informer()
 	for _, inf := range o.all() {
+		_ = inf.SetTransform(slim)
 		_ = inf.AddIndexers(cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
 		if onChange != nil {
 			_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -87,6 +90,44 @@ func NewObserver(client kubernetes.Interface, instance Instance, onChange func()
 		}
 	}
 	return o
+}
+
+// WorkloadSelector selects what the store charts render, so that the
+// workload caches hold the fleet's objects and not the whole cluster's:
+// every object of the charts, and every volume claim template, carries
+// app.kubernetes.io/name set to its chart's name (TestChartsCarryTheName
+// keeps it so).
+func WorkloadSelector() string {
+	names := make([]string, 0, len(render.Types))
+	for _, t := range render.Types {
+		names = append(names, string(t))
+	}
+	sort.Strings(names)
+	return "app.kubernetes.io/name in (" + strings.Join(names, ",") + ")"
+}
+
+// slim drops what the observer never reads before an object enters a
+// cache: managed fields and last-applied annotations everywhere, the data
+// of credentials Secrets (only their existence counts), and the encoded
+// release of superseded Helm records (only the newest is decoded).
+func slim(obj any) (any, error) {
+	m, ok := obj.(metav1.Object)
+	if !ok {
+		return obj, nil
+	}
+	m.SetManagedFields(nil)
+	if a := m.GetAnnotations(); a != nil {
+		delete(a, corev1.LastAppliedConfigAnnotation)
+	}
+	if sec, ok := obj.(*corev1.Secret); ok {
+		switch {
+		case sec.Labels["owner"] == "helm" && sec.Labels["status"] == "superseded":
+			sec.Data = nil
+		case sec.Labels[render.LabelManagedBy] == render.ManagedBy:
+			sec.Data, sec.StringData = nil, nil
+		}
+	}
+	return obj, nil
 }
 
 func (o *Observer) all() []cache.SharedIndexInformer {
