@@ -520,7 +520,9 @@ func (e *env) check() {
 			e.t.Errorf("store %s: claims: %v", n, err)
 		} else {
 			for _, p := range pvcs.Items {
-				rec.pvcs[p.Name] = string(p.UID)
+				if p.DeletionTimestamp == nil { // a claim being deleted is lost
+					rec.pvcs[p.Name] = string(p.UID)
+				}
 			}
 		}
 		releases, err := cs.Secrets(ns).List(ctx, metav1.ListOptions{LabelSelector: "owner=helm"})
