@@ -11,6 +11,7 @@ import (
 	"github.com/storeops/storeops/internal/gittest"
 	"github.com/storeops/storeops/internal/testcluster"
 	"github.com/storeops/storeops/reconcile"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -148,5 +149,85 @@ func writeTestFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A leader whose Lease is taken away mid-sync (a partition, a pause)
+// applies nothing more from the moment it notices: no object of a store is
+// created after it stopped leading, and a new revision it is then told
+// about is not applied.
+func TestLeaderWithoutItsLeaseAppliesNothing(t *testing.T) {
+	names := []string{"e2e-steal-a", "e2e-steal-b", "e2e-steal-c", "e2e-steal-d", "e2e-steal-new"}
+	cleanupStores(t, names...)
+	c := testcluster.Get(t)
+	ctx := context.Background()
+	var file strings.Builder
+	file.WriteString("stores:\n")
+	for _, n := range names[:4] {
+		file.WriteString("  - {name: " + n + ", type: medusa}\n")
+	}
+	srv := gittest.NewServer(t)
+	repo := srv.NewRepo(t, "steal", map[string]string{"stores.yaml": file.String()})
+	d := launchDaemon(t, nil, repo.URL(), append(fastLease("e2e-steal"), "--workers", "1")...)
+	d.waitUntil("a release pending", func() bool {
+		list, err := c.Client.CoreV1().Secrets("").List(ctx, metav1.ListOptions{LabelSelector: "owner=helm,status=pending-install"})
+		return err == nil && len(list.Items) > 0
+	})
+
+	// Take the Lease away, for an hour.
+	leases := c.Client.CoordinationV1().Leases("default")
+	for {
+		l, err := leases.Get(ctx, "e2e-steal", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		thief, hour, now := "thief", int32(3600), metav1.NowMicro()
+		l.Spec.HolderIdentity, l.Spec.LeaseDurationSeconds, l.Spec.AcquireTime, l.Spec.RenewTime = &thief, &hour, &now, &now
+		if _, err := leases.Update(ctx, l, metav1.UpdateOptions{}); err == nil {
+			break
+		} else if !apierrors.IsConflict(err) {
+			t.Fatal(err)
+		}
+	}
+	d.waitUntil("the old leader to stop leading", func() bool { return !d.status().Leader })
+	lost := time.Now()
+	d.waitUntil("its sync to end", func() bool { return !d.status().Syncing })
+
+	// Tell it about a new store: it must not apply it.
+	rev := repo.Commit(t, map[string]string{"stores.yaml": file.String() + "  - {name: e2e-steal-new, type: woocommerce}\n"}, "add new")
+	d.push("main", rev)
+	d.waitUntil("the new revision seen", func() bool { return d.status().Revision == rev })
+	d.waitUntil("its sync to end", func() bool { return !d.status().Syncing })
+	if _, err := c.Client.CoreV1().Namespaces().Get(ctx, "store-e2e-steal-new", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("the leader without its Lease created a store: %v", err)
+	}
+	// Nothing of any store was created after it noticed the loss (creation
+	// times have a second's resolution).
+	after := lost.Add(time.Second).Truncate(time.Second)
+	for _, n := range names {
+		ns := "store-" + n
+		secrets, err := c.Client.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		deployments, err := c.Client.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var created []metav1.ObjectMeta
+		for _, s := range secrets.Items {
+			created = append(created, s.ObjectMeta)
+		}
+		for _, dep := range deployments.Items {
+			created = append(created, dep.ObjectMeta)
+		}
+		for _, m := range created {
+			if m.CreationTimestamp.After(after) {
+				t.Errorf("%s/%s created at %s, after the leader lost its Lease (%s)", ns, m.Name, m.CreationTimestamp, lost.Format(time.RFC3339Nano))
+			}
+		}
+	}
+	if !strings.Contains(d.out.String(), "not holding the leader Lease") && !strings.Contains(d.out.String(), "no longer leading") {
+		t.Errorf("the daemon did not say it stopped applying")
 	}
 }
