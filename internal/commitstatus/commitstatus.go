@@ -1,0 +1,196 @@
+// Package commitstatus reports on the forge what storeops made of each
+// revision of stores.yaml it picks up: the commit status "storeops/sync"
+// is pending while the revision is applied and its stores come up,
+// success once every store it declares is Ready, failure with the failing
+// stores otherwise, and failure with the reason for a revision storeops
+// refused (invalid file, mass-deletion guard).
+//
+// The daemon calls Picked, Refused and Synced from its sync loop; they
+// only record what to say. Run posts it, from its own goroutine, when the
+// status board says something new, so a slow forge never slows a sync.
+package commitstatus
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/storeops/storeops/forge"
+	"github.com/storeops/storeops/reconcile"
+)
+
+// Context is the name of storeops' commit status.
+const Context = "storeops/sync"
+
+// Reporter posts the commit status of the revision storeops applies.
+type Reporter struct {
+	setter forge.StatusSetter
+	board  *reconcile.Board
+	// TargetURL is where every status links to, e.g. the dashboard's sync
+	// page; "" for none.
+	TargetURL string
+	log       *slog.Logger
+	wake      chan struct{}
+
+	mu       sync.Mutex
+	revision string            // the revision being reported on
+	refusal  *reconcile.Refusal // set when revision was refused
+	applied  bool              // a sync of revision has ended
+	posted   map[string]forge.CommitStatus
+}
+
+// New returns a Reporter posting through setter and reading the stores'
+// phases from board.
+func New(setter forge.StatusSetter, board *reconcile.Board, log *slog.Logger) *Reporter {
+	return &Reporter{setter: setter, board: board, log: log, wake: make(chan struct{}, 1), posted: map[string]forge.CommitStatus{}}
+}
+
+// Picked says that revision is being applied: pending.
+func (r *Reporter) Picked(revision string) {
+	r.set(revision, nil, false)
+}
+
+// Refused says that revision was not applied and why: failure.
+func (r *Reporter) Refused(revision string, refusal *reconcile.Refusal) {
+	if revision == "" || refusal == nil {
+		return // no commit to put it on (Git unreachable)
+	}
+	r.set(revision, refusal, false)
+}
+
+// Synced says that a sync of revision ended. A sync the mass-deletion
+// guard refused is reported as refused; otherwise the stores' phases on
+// the board decide from now on.
+func (r *Reporter) Synced(rec reconcile.SyncRecord) {
+	if rec.Refused != nil {
+		r.Refused(rec.Revision, rec.Refused)
+		return
+	}
+	r.set(rec.Revision, nil, true)
+}
+
+func (r *Reporter) set(revision string, refusal *reconcile.Refusal, applied bool) {
+	if revision == "" {
+		return
+	}
+	r.mu.Lock()
+	r.revision, r.refusal, r.applied = revision, refusal, applied
+	r.mu.Unlock()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run posts statuses until ctx ends: after each Picked, Refused or Synced
+// and each change of the board.
+func (r *Reporter) Run(ctx context.Context) {
+	changed, cancel := r.board.Subscribe()
+	defer cancel()
+	for {
+		r.Report(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		case <-r.wake:
+		}
+	}
+}
+
+// Report posts the status of the current revision when it differs from
+// the last one posted for it. Run calls it; tests may too.
+func (r *Reporter) Report(ctx context.Context) {
+	r.mu.Lock()
+	rev, refusal, applied := r.revision, r.refusal, r.applied
+	r.mu.Unlock()
+	if rev == "" {
+		return
+	}
+	st := Status(rev, refusal, applied, r.board.Current())
+	st.TargetURL = r.TargetURL
+	r.mu.Lock()
+	last, ok := r.posted[rev]
+	r.mu.Unlock()
+	if ok && last == st {
+		return
+	}
+	if err := r.setter.SetStatus(ctx, rev, st); err != nil {
+		r.log.Warn("cannot set the commit status", "revision", rev, "state", st.State, "error", err)
+		return // tried again on the next change
+	}
+	r.log.Info("commit status set", "revision", rev, "state", st.State, "description", st.Description)
+	r.mu.Lock()
+	if len(r.posted) > 100 {
+		r.posted = map[string]forge.CommitStatus{}
+	}
+	r.posted[rev] = st
+	r.mu.Unlock()
+}
+
+// Status is the commit status of revision: refused (with refusal), being
+// applied, or applied (the stores' phases in snap decide).
+func Status(revision string, refusal *reconcile.Refusal, applied bool, snap *reconcile.Snapshot) forge.CommitStatus {
+	st := forge.CommitStatus{Context: Context}
+	if refusal != nil {
+		st.State = forge.StatusFailure
+		st.Description = "not applied: " + refusalText(refusal)
+		return st
+	}
+	st.State = forge.StatusPending
+	if !applied || snap == nil || snap.Revision != revision {
+		st.Description = "applying " + short(revision)
+		return st
+	}
+	var failing, waiting []string
+	ready := 0
+	for _, s := range snap.Stores {
+		switch {
+		case !s.Declared && s.Phase == reconcile.PhaseDeleting:
+			waiting = append(waiting, s.Name)
+		case !s.Declared, s.Phase == reconcile.PhaseSuspended:
+		case s.Phase == reconcile.PhaseFailed || s.Phase == reconcile.PhaseBlocked:
+			failing = append(failing, fmt.Sprintf("%s %s", s.Name, s.Phase))
+		case s.Phase == reconcile.PhaseReady:
+			ready++
+		default:
+			waiting = append(waiting, s.Name)
+		}
+	}
+	sort.Strings(failing)
+	switch {
+	case len(failing) > 0:
+		st.State = forge.StatusFailure
+		st.Description = fmt.Sprintf("%d of %d stores failing: %s", len(failing), len(failing)+ready+len(waiting), strings.Join(failing, ", "))
+	case len(waiting) > 0:
+		st.Description = fmt.Sprintf("%d stores Ready, waiting for %d", ready, len(waiting))
+	default:
+		st.State = forge.StatusSuccess
+		st.Description = fmt.Sprintf("applied; %d stores Ready", ready)
+	}
+	return st
+}
+
+func refusalText(r *reconcile.Refusal) string {
+	msg := r.Message
+	if len(r.Errors) > 0 {
+		msg = strings.Join(r.Errors, "; ")
+	}
+	switch r.Reason {
+	case "InvalidConfig":
+		return "invalid stores.yaml: " + msg
+	case "MassDeletion":
+		return "mass-deletion guard: " + msg
+	}
+	return msg
+}
+
+func short(rev string) string {
+	if len(rev) > 12 {
+		return rev[:12]
+	}
+	return rev
+}
