@@ -36,9 +36,9 @@ type Reporter struct {
 	wake      chan struct{}
 
 	mu       sync.Mutex
-	revision string            // the revision being reported on
+	revision string             // the revision being reported on
 	refusal  *reconcile.Refusal // set when revision was refused
-	applied  bool              // a sync of revision has ended
+	applied  bool               // a sync of revision has ended
 	posted   map[string]forge.CommitStatus
 }
 
