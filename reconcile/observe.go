@@ -56,15 +56,15 @@ func NewObserver(client kubernetes.Interface, instance Instance, onChange func()
 		o.LabelSelector = "owner=helm," + LabelInstance + "=" + instance.Name
 	})
 	o := &Observer{
-		client:    client,
-		instance:  instance,
-		onChange:  onChange,
-		managed:   informers.NewSharedInformerFactoryWithOptions(client, 0, managedSel),
-		helm:      informers.NewSharedInformerFactoryWithOptions(client, 0, helmSel),
+		client:   client,
+		instance: instance,
+		onChange: onChange,
+		managed:  informers.NewSharedInformerFactoryWithOptions(client, 0, managedSel),
+		helm:     informers.NewSharedInformerFactoryWithOptions(client, 0, helmSel),
 		workloads: informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 			o.LabelSelector = WorkloadSelector()
 		})),
-		decoded:   map[string]decodedRelease{},
+		decoded: map[string]decodedRelease{},
 	}
 	o.namespaces = o.managed.Core().V1().Namespaces().Informer()
 	o.quotas = o.managed.Core().V1().ResourceQuotas().Informer()
