@@ -15,7 +15,7 @@ STATICCHECK := $(CACHE_DIR)/tools/staticcheck-$(STATICCHECK_VERSION)
 TEST_TIMEOUT ?= 30m
 
 
-.PHONY: all build test unit lint fmt vet staticcheck run bench bench-cluster clean gitea-bin chromium
+.PHONY: all build test unit lint fmt vet staticcheck run bench bench-cluster bench-fleet clean gitea-bin chromium
 
 all: build
 
@@ -89,6 +89,17 @@ bench-cluster: devcluster-bin
 	@mkdir -p $(CACHE_DIR)
 	$(GO) test -run '^$$' -bench 'Cluster' -benchtime 1x -timeout 30m ./reconcile > $(CACHE_DIR)/bench-cluster.txt || { cat $(CACHE_DIR)/bench-cluster.txt; exit 1; }
 	@$(GO) run ./internal/benchtable < $(CACHE_DIR)/bench-cluster.txt
+
+# bench-fleet measures storeops against a fleet on the bench profile of the
+# local control plane (raised controller QPS, 12 fake nodes) beside a plain
+# client-go program creating the same objects, and a converged sync; prints
+# the table and appends it to BENCHMARKS.md. BENCH_FLEET_N=100,300,1000.
+BENCH_FLEET_N ?= 100
+bench-fleet: devcluster-bin
+	@mkdir -p $(CACHE_DIR)
+	BENCH_FLEET_N=$(BENCH_FLEET_N) $(GO) test -run '^$$' -bench 'Fleet' -benchtime 1x -timeout 90m ./test/benchfleet > $(CACHE_DIR)/bench-fleet.txt || { cat $(CACHE_DIR)/bench-fleet.txt; exit 1; }
+	@$(GO) run ./internal/benchtable < $(CACHE_DIR)/bench-fleet.txt | tee $(CACHE_DIR)/bench-fleet.table
+	@{ echo; echo "## make bench-fleet, $$(date -u +%Y-%m-%dT%H:%MZ), BENCH_FLEET_N=$(BENCH_FLEET_N)"; echo; echo '```'; cat $(CACHE_DIR)/bench-fleet.table; echo '```'; } >> BENCHMARKS.md
 
 clean:
 	rm -rf $(BIN_DIR)

@@ -1,0 +1,362 @@
+package benchfleet_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/storeops/storeops/internal/testcluster"
+	"github.com/storeops/storeops/reconcile"
+	"github.com/storeops/storeops/render"
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chartutil"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+	"sigs.k8s.io/yaml"
+)
+
+// sizes are the fleet sizes measured; BENCH_FLEET_N overrides them
+// ("100,300,1000").
+func sizes(b *testing.B) []int {
+	spec := os.Getenv("BENCH_FLEET_N")
+	if spec == "" {
+		spec = "100"
+	}
+	var out []int
+	for _, f := range strings.Split(spec, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			b.Fatalf("BENCH_FLEET_N=%q: %v", spec, err)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+const workers = 8
+
+// fleet is the stores.yaml of n new stores, half of each type, on the
+// small plan.
+func fleet(prefix string, n int) (string, []string) {
+	var y strings.Builder
+	y.WriteString("stores:\n")
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("%s-%d", prefix, i)
+		typ := "woocommerce"
+		if i%2 == 1 {
+			typ = "medusa"
+		}
+		fmt.Fprintf(&y, "  - {name: %s, type: %s}\n", names[i], typ)
+	}
+	return y.String(), names
+}
+
+// BenchmarkFleet: for each size, storeops sync --once (from the file to
+// every store Ready), then the reference creating the same objects, then
+// a converged sync of the fleet in-process (wall time, API requests).
+func BenchmarkFleet(b *testing.B) {
+	c := testcluster.Get(b)
+	for _, n := range sizes(b) {
+		b.Run(fmt.Sprintf("stores=%d", n), func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				storeops, file, names := benchStoreops(b, c, n, i)
+				noop, requests := benchConverged(b, c, file)
+				deleteStores(b, c.Client, names)
+				reference := benchReference(b, c, n, i)
+				b.ReportMetric(storeops.wall.Seconds(), "s-storeops")
+				b.ReportMetric(reference.Seconds(), "s-reference")
+				b.ReportMetric(storeops.wall.Seconds()/reference.Seconds(), "ratio")
+				b.ReportMetric(float64(storeops.rssKiB)/1024, "MiB-peak-rss")
+				b.ReportMetric(storeops.cpu.Seconds(), "s-cpu")
+				b.ReportMetric(float64(noop.Microseconds())/1000, "ms-noop-sync")
+				b.ReportMetric(float64(requests), "noop-requests")
+			}
+		})
+	}
+}
+
+type run struct {
+	wall   time.Duration
+	cpu    time.Duration
+	rssKiB int64
+}
+
+// benchStoreops runs the binary the way an operator would.
+func benchStoreops(b *testing.B, c *testcluster.Cluster, n, round int) (run, string, []string) {
+	file, names := fleet(fmt.Sprintf("bf%d-%d", n, round), n)
+	path := filepath.Join(b.TempDir(), "stores.yaml")
+	if err := os.WriteFile(path, []byte(file), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(binary, "sync", "--once", "--wait", "-f", path, "--kubeconfig", c.Kubeconfig,
+		"--workers", strconv.Itoa(workers), "--timeout", "60m", "--leader-election-name", "bench-fleet")
+	out := &strings.Builder{}
+	cmd.Stdout, cmd.Stderr = out, out
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("storeops sync: %v\n%s", err, tail(out.String()))
+	}
+	r := run{wall: time.Since(start)}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		r.rssKiB = ru.Maxrss
+		r.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	return r, file, names
+}
+
+func tail(s string) string {
+	if len(s) > 4000 {
+		return s[len(s)-4000:]
+	}
+	return s
+}
+
+// benchReference creates the objects of n stores (namespace, quota, limit
+// range, policy, credentials, and the charts' manifests rendered with the
+// same values) with the same parallelism, then waits until every
+// Deployment, StatefulSet and Job is ready.
+func benchReference(b *testing.B, c *testcluster.Cluster, n, round int) time.Duration {
+	file, names := fleet(fmt.Sprintf("rf%d-%d", n, round), n)
+	cfg, err := render.Parse("stores.yaml", []byte(file), render.Limits{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	desired := render.Render(cfg)
+	// Rendering is not what is measured: do it first.
+	objects := make([][]*unstructured.Unstructured, len(desired))
+	for i := range desired {
+		objects[i] = renderStore(b, &desired[i])
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(c.Config)
+	if err != nil {
+		b.Fatal(err)
+	}
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
+	cfg2 := *c.Config
+	cfg2.QPS, cfg2.Burst = 50, 100 // what storeops' client uses
+	dyn, err := dynamic.NewForConfig(&cfg2)
+	if err != nil {
+		b.Fatal(err)
+	}
+	client, err := kubernetes.NewForConfig(&cfg2)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { deleteStores(b, c.Client, names) })
+
+	start := time.Now()
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	errs := make(chan error, len(desired))
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				if err := createStore(client, dyn, mapper, &desired[i], objects[i]); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	for i := range desired {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	for _, d := range desired {
+		if err := wait.PollUntilContextCancel(ctx, 500*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+			return namespaceReady(ctx, c.Client, d.Namespace.Name)
+		}); err != nil {
+			b.Fatalf("reference store %s not Ready: %v", d.Store.Name, err)
+		}
+	}
+	return time.Since(start)
+}
+
+func renderStore(b *testing.B, d *render.Desired) []*unstructured.Unstructured {
+	ch, err := reconcile.EmbeddedCharts{}.Chart(d.Store.Type)
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := action.NewInstall(&action.Configuration{})
+	in.DryRun, in.ClientOnly, in.Replace = true, true, true
+	in.ReleaseName, in.Namespace = d.Release.Name, d.Namespace.Name
+	in.KubeVersion = &chartutil.KubeVersion{Version: "v1.36.0", Major: "1", Minor: "36"}
+	rel, err := in.Run(ch, d.Release.Values)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var out []*unstructured.Unstructured
+	for _, doc := range strings.Split(rel.Manifest, "\n---") {
+		var m map[string]any
+		if err := yaml.Unmarshal([]byte(doc), &m); err != nil || m == nil || m["kind"] == nil {
+			continue
+		}
+		u := &unstructured.Unstructured{Object: m}
+		u.SetNamespace(d.Namespace.Name)
+		out = append(out, u)
+	}
+	return out
+}
+
+func createStore(client kubernetes.Interface, dyn dynamic.Interface, mapper meta.RESTMapper, d *render.Desired, objs []*unstructured.Unstructured) error {
+	ctx := context.Background()
+	ns := d.Namespace.Name
+	if _, err := client.CoreV1().Namespaces().Create(ctx, d.Namespace, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	if _, err := client.CoreV1().ResourceQuotas(ns).Create(ctx, d.Quota, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	if _, err := client.CoreV1().LimitRanges(ns).Create(ctx, d.LimitRange, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	if _, err := client.NetworkingV1().NetworkPolicies(ns).Create(ctx, d.NetworkPolicy, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	creds, err := reconcile.EmbeddedCharts{}.NewCredentials(d.Store.Type)
+	if err != nil {
+		return err
+	}
+	if _, err := client.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: render.CredentialsSecret}, Data: creds}, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	for _, u := range objs {
+		gvk := u.GroupVersionKind()
+		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err != nil {
+			return err
+		}
+		if _, err := dyn.Resource(m.Resource).Namespace(ns).Create(ctx, u, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("%s %s/%s: %w", gvk.Kind, ns, u.GetName(), err)
+		}
+	}
+	return nil
+}
+
+// namespaceReady reports whether every Deployment, StatefulSet and Job of
+// ns is ready, with reconcile's own health rules.
+func namespaceReady(ctx context.Context, client kubernetes.Interface, ns string) (bool, error) {
+	deps, err := client.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return false, nil
+	}
+	sts, err := client.AppsV1().StatefulSets(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return false, nil
+	}
+	jobs, err := client.BatchV1().Jobs(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return false, nil
+	}
+	if len(deps.Items)+len(sts.Items) == 0 {
+		return false, nil
+	}
+	for i := range deps.Items {
+		if !reconcile.DeploymentHealth(&deps.Items[i]).Ready {
+			return false, nil
+		}
+	}
+	for i := range sts.Items {
+		if !reconcile.StatefulSetHealth(&sts.Items[i]).Ready {
+			return false, nil
+		}
+	}
+	for i := range jobs.Items {
+		if !reconcile.JobHealth(&jobs.Items[i]).Ready {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// benchConverged syncs the converged fleet of file once in-process, as
+// a running daemon would on a schedule tick, and counts the requests of
+// the applier's client (the informers have their own).
+func benchConverged(b *testing.B, c *testcluster.Cluster, file string) (time.Duration, int64) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg, err := render.Parse("stores.yaml", []byte(file), render.Limits{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	inst, err := reconcile.LoadInstanceKey(ctx, c.Client, "default", reconcile.DefaultInstance)
+	if err != nil {
+		b.Fatal(err)
+	}
+	obs := reconcile.NewObserver(c.Client, inst, nil)
+	if !obs.Start(ctx.Done()) {
+		b.Fatal("informers did not sync")
+	}
+	counted := rest.CopyConfig(c.Config)
+	var requests atomic.Int64
+	counted.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripFunc(func(r *http.Request) (*http.Response, error) { requests.Add(1); return rt.RoundTrip(r) })
+	})
+	client, err := kubernetes.NewForConfig(counted)
+	if err != nil {
+		b.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	applier, err := reconcile.NewClusterApplier(counted, client, reconcile.EmbeddedCharts{}, log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	applier.Instance = inst
+	rec := reconcile.New(obs, applier, reconcile.NewBoard(), log)
+	if rec.ChartVersions, err = (reconcile.EmbeddedCharts{}).ChartVersions(); err != nil {
+		b.Fatal(err)
+	}
+	requests.Store(0)
+	start := time.Now()
+	out, err := rec.Sync(ctx, reconcile.SyncInput{Config: cfg, Revision: "bench", Trigger: "bench"})
+	took := time.Since(start)
+	if err != nil || len(out.Actions) != 0 {
+		b.Fatalf("converged sync: %v, %d actions: %+v", err, len(out.Actions), out.Actions)
+	}
+	return took, requests.Load()
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func deleteStores(b *testing.B, client kubernetes.Interface, names []string) {
+	for _, n := range names {
+		err := client.CoreV1().Namespaces().Delete(context.Background(), render.NamespacePrefix+n, metav1.DeleteOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			b.Logf("delete %s: %v", n, err)
+		}
+	}
+}
