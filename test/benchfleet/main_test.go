@@ -4,10 +4,11 @@
 // the objects those stores consist of, rendered from the same charts, with
 // the same parallelism, on the same cluster, in the same run. Figures, not
 // assertions: `make bench-fleet` prints them as a table and appends it to
-// BENCHMARKS.md. The benchmarks skip unless run with -bench.
+// BENCHMARKS.md.
 package benchfleet_test
 
 import (
+	"flag"
 	"os"
 	"testing"
 
@@ -19,5 +20,10 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if f := flag.Lookup("test.bench"); f == nil || f.Value.String() == "" {
+		// No benchmark asked for (go test ./...): no binary, no cluster.
+		os.Exit(m.Run())
+	}
 	os.Exit(storeopsbin.Main(m, &binary, testcluster.MainWith(testcluster.WithProfile(devcluster.Bench))))
 }
