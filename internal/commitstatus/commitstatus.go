@@ -48,9 +48,16 @@ func New(setter forge.StatusSetter, board *reconcile.Board, log *slog.Logger) *R
 	return &Reporter{setter: setter, board: board, log: log, wake: make(chan struct{}, 1), posted: map[string]forge.CommitStatus{}}
 }
 
-// Picked says that revision is being applied: pending.
+// Picked says that revision is being applied: pending. Picking the
+// revision reported on already changes nothing (periodic syncs of an
+// applied revision).
 func (r *Reporter) Picked(revision string) {
-	r.set(revision, nil, false)
+	r.mu.Lock()
+	same := revision == r.revision && r.refusal == nil
+	r.mu.Unlock()
+	if !same {
+		r.set(revision, nil, false)
+	}
 }
 
 // Refused says that revision was not applied and why: failure.
