@@ -53,6 +53,9 @@ type ClusterApplier struct {
 	Timeout time.Duration
 	// MaxHistory is how many release revisions Helm keeps.
 	MaxHistory int
+	// StoreRole, when set, is bound in every store namespace (see
+	// StoreRole); nil when storeops' own RBAC covers store namespaces.
+	StoreRole *StoreRole
 }
 
 var _ Applier = (*ClusterApplier)(nil)
@@ -70,6 +73,9 @@ func NewClusterApplier(cfg *rest.Config, client kubernetes.Interface, charts Cha
 // Apply performs a. Every action is idempotent: repeating it after a crash
 // finishes what was half done.
 func (c *ClusterApplier) Apply(ctx context.Context, a Action, gitRevision string) error {
+	if err := c.bindObserved(ctx, a); err != nil {
+		return err
+	}
 	switch a.Kind {
 	case ActInstall, ActRepair, ActUpgrade:
 		if err := c.ensureIsolation(ctx, a.Desired, a.Observed); err != nil {
@@ -144,6 +150,9 @@ func (c *ClusterApplier) ensureIsolation(ctx context.Context, d *render.Desired,
 		if _, err := c.client.CoreV1().Namespaces().Update(ctx, live, metav1.UpdateOptions{}); err != nil {
 			return fmt.Errorf("update namespace %s labels: %w", ns, err)
 		}
+	}
+	if err := c.bindStoreRole(ctx, ns); err != nil {
+		return err
 	}
 	if !o.Credentials && (o.Release != nil || o.Volumes > 0) {
 		return fmt.Errorf("credentials Secret %s/%s is gone while the store's data exists; restore it (%w)", ns, render.CredentialsSecret, ErrTerminal)

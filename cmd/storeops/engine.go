@@ -24,6 +24,7 @@ type engineFlags struct {
 	helmTimeout    time.Duration
 	instance       string
 	lease          leaseFlags
+	storeRole      storeRoleFlags
 }
 
 // leaseFlags name the leader Lease, which serve and sync --once share: one
@@ -50,6 +51,7 @@ func (f *engineFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.lease.duration, "leader-lease-duration", 15*time.Second, "how long a leader's Lease is valid")
 	fs.DurationVar(&f.lease.renewDeadline, "leader-renew-deadline", 10*time.Second, "how long the leader tries to renew before giving up")
 	fs.DurationVar(&f.lease.retryPeriod, "leader-retry-period", 2*time.Second, "how often candidates try to take the Lease")
+	f.storeRole.register(fs)
 }
 
 // leaseName is the leader Lease of the instance.
@@ -115,6 +117,9 @@ func (f *engineFlags) engine(ctx context.Context, log *slog.Logger, createKey bo
 		return nil, err
 	}
 	applier.Instance = inst
+	if applier.StoreRole, err = f.storeRole.role(); err != nil {
+		return nil, err
+	}
 	deadlines, err := reconcile.ChartDeadlines(reconcile.EmbeddedCharts{})
 	if err != nil {
 		return nil, err

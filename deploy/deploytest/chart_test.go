@@ -175,7 +175,8 @@ extraArgs: ["--confirm-deletions=abc1234"]
 
 func TestRenderDefaults(t *testing.T) {
 	r := mustRender(t, minimal())
-	want := []string{"ClusterRole", "ClusterRoleBinding", "Deployment", "PodDisruptionBudget", "Role", "RoleBinding", "Service", "ServiceAccount"}
+	want := []string{"ClusterRole", "ClusterRole", "ClusterRoleBinding", "Deployment", "NetworkPolicy", "PodDisruptionBudget", "Role", "RoleBinding", "Service", "ServiceAccount",
+		"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
 	if got := kinds(r); !slices.Equal(got, want) {
 		t.Fatalf("kinds %v, want %v (no Secret, no Ingress by default)", got, want)
 	}
@@ -187,6 +188,7 @@ func TestRenderDefaults(t *testing.T) {
 	c := pod.Containers[0]
 	args := strings.Join(c.Args, " ")
 	for _, want := range []string{"serve ", "--listen=0.0.0.0:8080", "--git-url=" + gitURL, "--leader-elect=true",
+		"--store-role=storeops-system-storeops-store", "--store-role-subject=storeops-system/storeops",
 		"--leader-election-namespace=$(POD_NAMESPACE)", "--git-cache-dir=/var/cache/storeops/git", "--max-bytes=1048576", "--max-delete-share=0.5"} {
 		if !strings.Contains(args, want) {
 			t.Errorf("args lack %q: %s", want, args)
@@ -239,8 +241,14 @@ func TestRenderDefaults(t *testing.T) {
 	}
 	role := only[*rbacv1.Role](t, r)
 	for _, rule := range role.Rules {
+		if slices.Equal(rule.APIGroups, []string{""}) && slices.Equal(rule.Resources, []string{"secrets"}) {
+			if !slices.Equal(rule.Verbs, []string{"create"}) && !(slices.Equal(rule.Verbs, []string{"get"}) && slices.Equal(rule.ResourceNames, []string{"storeops-instance-storeops"})) {
+				t.Errorf("secret rule not limited to creating and reading the instance key: %+v", rule)
+			}
+			continue
+		}
 		if !slices.Equal(rule.APIGroups, []string{"coordination.k8s.io"}) || !slices.Equal(rule.Resources, []string{"leases"}) {
-			t.Errorf("the namespaced Role grants more than leases: %+v", rule)
+			t.Errorf("the namespaced Role grants more than leases and the instance key: %+v", rule)
 		}
 		if !slices.Equal(rule.Verbs, []string{"create"}) && !slices.Equal(rule.ResourceNames, []string{"storeops-leader"}) &&
 			!slices.Equal(rule.ResourceNames, []string{"storeops-leader-sync"}) {
@@ -350,9 +358,15 @@ func TestRenderSingleReplicaHasNoPDB(t *testing.T) {
 	vals["replicaCount"] = 1
 	vals["leaderElection"] = map[string]any{"enabled": false}
 	r := mustRender(t, vals)
-	want := []string{"ClusterRole", "ClusterRoleBinding", "Deployment", "Service", "ServiceAccount"}
+	want := []string{"ClusterRole", "ClusterRole", "ClusterRoleBinding", "Deployment", "NetworkPolicy", "Role", "RoleBinding", "Service", "ServiceAccount",
+		"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
 	if got := kinds(r); !slices.Equal(got, want) {
 		t.Fatalf("kinds %v, want %v", got, want)
+	}
+	for _, rule := range only[*rbacv1.Role](t, r).Rules {
+		if slices.Contains(rule.Resources, "leases") {
+			t.Errorf("lease rule without leader election: %+v", rule)
+		}
 	}
 	if args := strings.Join(only[*appsv1.Deployment](t, r).Spec.Template.Spec.Containers[0].Args, " "); !strings.Contains(args, "--leader-elect=false") || strings.Contains(args, "--leader-election-namespace") {
 		t.Errorf("args %s", args)
@@ -363,41 +377,84 @@ func TestRenderSingleReplicaHasNoPDB(t *testing.T) {
 // objects.
 var allVerbs = []string{"get", "list", "watch", "create", "update", "patch", "delete"}
 
-// TestClusterRoleLeastPrivilege: no wildcard, no privilege-escalating
-// verb, no RBAC, pod-writing or cluster-infrastructure resource.
-func TestClusterRoleLeastPrivilege(t *testing.T) {
-	cr := only[*rbacv1.ClusterRole](t, mustRender(t, minimal()))
-	if cr.AggregationRule != nil {
-		t.Error("aggregation rule")
+// clusterRoles returns the chart's two ClusterRoles: the one bound
+// cluster-wide and the store role, bound only in store namespaces.
+func clusterRoles(t *testing.T, r rendered) (cluster, store *rbacv1.ClusterRole) {
+	t.Helper()
+	for _, o := range r.objects {
+		if cr, ok := o.(*rbacv1.ClusterRole); ok {
+			if strings.HasSuffix(cr.Name, "-store") {
+				store = cr
+			} else {
+				cluster = cr
+			}
+		}
 	}
-	forbiddenVerbs := []string{"*", "escalate", "bind", "impersonate", "deletecollection", "approve", "sign"}
-	forbiddenGroups := []string{"*", "rbac.authorization.k8s.io", "admissionregistration.k8s.io", "apiextensions.k8s.io", "certificates.k8s.io", "authentication.k8s.io"}
-	for _, rule := range cr.Rules {
-		if len(rule.NonResourceURLs) > 0 {
-			t.Errorf("non-resource URLs %v", rule.NonResourceURLs)
+	if cluster == nil || store == nil {
+		t.Fatalf("want a cluster-wide ClusterRole and a store ClusterRole, got %v and %v", cluster, store)
+	}
+	for _, o := range r.objects {
+		if b, ok := o.(*rbacv1.ClusterRoleBinding); ok && b.RoleRef.Name == store.Name {
+			t.Errorf("ClusterRoleBinding %s binds the store role cluster-wide", b.Name)
 		}
-		for _, v := range rule.Verbs {
-			if slices.Contains(forbiddenVerbs, v) {
-				t.Errorf("verb %q in %+v", v, rule)
-			}
-			if !slices.Contains(allVerbs, v) {
-				t.Errorf("unexpected verb %q", v)
-			}
+	}
+	return cluster, store
+}
+
+// TestClusterRoleLeastPrivilege: no wildcard, no privilege-escalating
+// verb, no RBAC beyond binding the store role, no pod-writing or
+// cluster-infrastructure resource; cluster-wide, no write but namespaces
+// and that one RoleBinding.
+func TestClusterRoleLeastPrivilege(t *testing.T) {
+	cluster, store := clusterRoles(t, mustRender(t, minimal()))
+	for _, cr := range []*rbacv1.ClusterRole{cluster, store} {
+		if cr.AggregationRule != nil {
+			t.Errorf("%s: aggregation rule", cr.Name)
 		}
-		for _, g := range rule.APIGroups {
-			if slices.Contains(forbiddenGroups, g) {
-				t.Errorf("API group %q in %+v", g, rule)
+		forbiddenVerbs := []string{"*", "escalate", "impersonate", "deletecollection", "approve", "sign"}
+		forbiddenGroups := []string{"*", "admissionregistration.k8s.io", "apiextensions.k8s.io", "certificates.k8s.io", "authentication.k8s.io"}
+		for _, rule := range cr.Rules {
+			if len(rule.NonResourceURLs) > 0 {
+				t.Errorf("non-resource URLs %v", rule.NonResourceURLs)
 			}
-		}
-		for _, res := range rule.Resources {
-			if strings.Contains(res, "*") || strings.Contains(res, "/") {
-				t.Errorf("resource %q (wildcard or subresource) in %+v", res, rule)
+			if slices.Contains(rule.APIGroups, "rbac.authorization.k8s.io") {
+				// Only: create RoleBindings, bind the store role by name.
+				ok := cr == cluster && (slices.Equal(rule.Resources, []string{"rolebindings"}) && slices.Equal(rule.Verbs, []string{"create"}) ||
+					slices.Equal(rule.Resources, []string{"clusterroles"}) && slices.Equal(rule.Verbs, []string{"bind"}) && slices.Equal(rule.ResourceNames, []string{store.Name}))
+				if !ok {
+					t.Errorf("%s: RBAC rule %+v", cr.Name, rule)
+				}
+				continue
 			}
-			if slices.Contains([]string{"nodes", "serviceaccounts", "persistentvolumes", "roles", "rolebindings", "clusterroles", "clusterrolebindings"}, res) {
-				t.Errorf("resource %q must not be granted", res)
+			for _, v := range rule.Verbs {
+				if slices.Contains(forbiddenVerbs, v) || v == "bind" {
+					t.Errorf("%s: verb %q in %+v", cr.Name, v, rule)
+				}
+				if !slices.Contains(allVerbs, v) {
+					t.Errorf("%s: unexpected verb %q", cr.Name, v)
+				}
 			}
-			if res == "pods" && !isReadOnly(rule.Verbs) {
-				t.Errorf("pods are writable: %v", rule.Verbs)
+			for _, g := range rule.APIGroups {
+				if slices.Contains(forbiddenGroups, g) {
+					t.Errorf("%s: API group %q in %+v", cr.Name, g, rule)
+				}
+			}
+			for _, res := range rule.Resources {
+				if strings.Contains(res, "*") || strings.Contains(res, "/") {
+					t.Errorf("%s: resource %q (wildcard or subresource) in %+v", cr.Name, res, rule)
+				}
+				if slices.Contains([]string{"nodes", "serviceaccounts", "persistentvolumes"}, res) {
+					t.Errorf("%s: resource %q must not be granted", cr.Name, res)
+				}
+				if res == "pods" && !isReadOnly(rule.Verbs) {
+					t.Errorf("%s: pods are writable: %v", cr.Name, rule.Verbs)
+				}
+				if cr == cluster && res != "namespaces" && !isReadOnly(rule.Verbs) {
+					t.Errorf("cluster-wide write on %s: %v", res, rule.Verbs)
+				}
+				if cr == cluster && res != "namespaces" && slices.Contains(rule.Verbs, "get") {
+					t.Errorf("cluster-wide get on %s: only the informers' list and watch are needed", res)
+				}
 			}
 		}
 	}
@@ -440,7 +497,7 @@ var storeChartKinds = map[string]schema.GroupResource{
 // included, TLS on so that every optional template renders) and checks
 // that the ClusterRole grants every verb Helm needs on every kind in them.
 func TestClusterRoleCoversStoreCharts(t *testing.T) {
-	cr := only[*rbacv1.ClusterRole](t, mustRender(t, minimal()))
+	cluster, cr := clusterRoles(t, mustRender(t, minimal()))
 	seen := map[string]bool{}
 	for _, typ := range charts.Types() {
 		ch, err := charts.Load(typ)
@@ -457,7 +514,7 @@ func TestClusterRoleCoversStoreCharts(t *testing.T) {
 				}
 				for _, v := range allVerbs {
 					if !grants(cr, gr, v) {
-						t.Errorf("ClusterRole does not grant %s on %s (in store chart %s)", v, gr, typ)
+						t.Errorf("the store role does not grant %s on %s (in store chart %s)", v, gr, typ)
 					}
 				}
 			}
@@ -470,20 +527,37 @@ func TestClusterRoleCoversStoreCharts(t *testing.T) {
 			}
 		}
 	}))
-	// What storeops writes itself, besides Helm.
+	// What storeops writes itself in a store namespace, besides Helm.
 	for gr, verbs := range map[schema.GroupResource][]string{
-		{Resource: "namespaces"}:                                  {"get", "list", "watch", "create", "update", "delete"},
-		{Resource: "resourcequotas"}:                              {"list", "watch", "create", "update"},
-		{Resource: "limitranges"}:                                 {"list", "watch", "create", "update"},
-		{Group: "networking.k8s.io", Resource: "networkpolicies"}: {"list", "watch", "create", "update"},
+		{Resource: "resourcequotas"}:                              {"get", "create", "update"},
+		{Resource: "limitranges"}:                                 {"get", "create", "update"},
+		{Group: "networking.k8s.io", Resource: "networkpolicies"}: {"get", "create", "update"},
 		{Resource: "secrets"}:                                     {"get", "list", "watch", "create", "update", "delete"},
 		{Resource: "pods"}:                                        {"list"},
 		{Resource: "events"}:                                      {"list"},
+		{Group: "events.k8s.io", Resource: "events"}:              {"create", "patch"},
 	} {
 		for _, v := range verbs {
 			if !grants(cr, gr, v) {
-				t.Errorf("ClusterRole does not grant %s on %s", v, gr)
+				t.Errorf("the store role does not grant %s on %s", v, gr)
 			}
+		}
+	}
+	// Cluster-wide: namespaces, and the informers of reconcile/observe.go.
+	informers := []schema.GroupResource{{Resource: "resourcequotas"}, {Resource: "limitranges"}, {Resource: "secrets"},
+		{Resource: "services"}, {Resource: "persistentvolumeclaims"}, {Group: "networking.k8s.io", Resource: "networkpolicies"},
+		{Group: "networking.k8s.io", Resource: "ingresses"}, {Group: "apps", Resource: "deployments"},
+		{Group: "apps", Resource: "statefulsets"}, {Group: "batch", Resource: "jobs"}}
+	for _, gr := range informers {
+		for _, v := range []string{"list", "watch"} {
+			if !grants(cluster, gr, v) {
+				t.Errorf("the cluster-wide ClusterRole does not grant %s on %s (informer)", v, gr)
+			}
+		}
+	}
+	for _, v := range []string{"get", "list", "watch", "create", "update", "delete"} {
+		if !grants(cluster, schema.GroupResource{Resource: "namespaces"}, v) {
+			t.Errorf("the cluster-wide ClusterRole does not grant %s on namespaces", v)
 		}
 	}
 }

@@ -121,7 +121,31 @@ func install(t *testing.T) *installed {
 		}
 		return err == nil, err
 	})
+	// So does its admission plugin of new policies: a Secret of another
+	// name than the instance key, in storeops' own namespace, which RBAC
+	// allows and the ValidatingAdmissionPolicy refuses (a dry run: nothing
+	// is stored either way).
+	waitFor(t, ctx, "the ValidatingAdmissionPolicy to take effect", func() (bool, error) {
+		_, err := inst.client.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "policy-probe"}},
+			metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if err == nil {
+			return false, nil
+		}
+		return refusedByPolicy(err), err
+	})
 	return inst
+}
+
+// refusedByPolicy reports whether err is the refusal of storeops'
+// ValidatingAdmissionPolicy (not of RBAC).
+func refusedByPolicy(err error) bool {
+	return apierrors.IsForbidden(err) && strings.Contains(err.Error(), "ValidatingAdmissionPolicy")
+}
+
+// storeRoleArgs are the flags the chart's Deployment passes so that
+// storeops binds the store role in each store namespace it creates.
+func (inst *installed) storeRoleArgs() []string {
+	return []string{"--store-role", inst.ns + "-storeops-store", "--store-role-subject", inst.ns + "/" + inst.sa}
 }
 
 // helmConfig is a Helm configuration for namespace with an admin kubeconfig.
@@ -231,8 +255,8 @@ func TestSyncAsServiceAccount(t *testing.T) {
 		t.Helper()
 		file := writeFile(t, "stores.yaml", storesYAML)
 		began := time.Now()
-		code, out := runStoreops(t, "sync", "--once", "-f", file, "--kubeconfig", inst.kubeconfig, "--timeout", "6m", "-v",
-			"--leader-election-namespace", inst.ns)
+		code, out := runStoreops(t, append([]string{"sync", "--once", "-f", file, "--kubeconfig", inst.kubeconfig, "--timeout", "6m", "-v",
+			"--leader-election-namespace", inst.ns}, inst.storeRoleArgs()...)...)
 		if code != 0 {
 			t.Fatalf("%s: storeops sync as %s/%s exited %d:\n%s", step, inst.ns, inst.sa, code, out)
 		}
@@ -261,6 +285,7 @@ func TestSyncAsServiceAccount(t *testing.T) {
 			"deployments":    get(c.Client.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})),
 			"statefulsets":   get(c.Client.AppsV1().StatefulSets(ns).List(ctx, metav1.ListOptions{})),
 			"ingresses":      get(c.Client.NetworkingV1().Ingresses(ns).List(ctx, metav1.ListOptions{})),
+			"role binding":   get(c.Client.RbacV1().RoleBindings(ns).List(ctx, metav1.ListOptions{FieldSelector: "metadata.name=storeops-storeops"})),
 		} {
 			if err != nil {
 				t.Errorf("%s: %s: %v", store, what, err)
@@ -349,9 +374,9 @@ func TestServeLeadsAsServiceAccount(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	out := &syncBuffer{}
-	cmd := exec.Command(binary, "serve", "--git-url", repo.URL(), "--listen", addr,
+	cmd := exec.Command(binary, append([]string{"serve", "--git-url", repo.URL(), "--listen", addr,
 		"--kubeconfig", inst.kubeconfig, "--leader-election-namespace", inst.ns,
-		"--schedule", "@every 1h", "--log-level", "debug")
+		"--schedule", "@every 1h", "--log-level", "debug"}, inst.storeRoleArgs()...)...)
 	cmd.Env = storeopsEnv()
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -444,11 +469,23 @@ func TestServiceAccountIsRefused(t *testing.T) {
 	ctx := context.Background()
 	user := "system:serviceaccount:" + inst.ns + ":" + inst.sa
 	type attrs = authorizationv1.ResourceAttributes
+	storeRole := inst.ns + "-storeops-store"
 	denied := map[string]attrs{
 		"create a ClusterRoleBinding":        {Verb: "create", Group: "rbac.authorization.k8s.io", Resource: "clusterrolebindings"},
-		"create a RoleBinding in a store":    {Namespace: "store-x", Verb: "create", Group: "rbac.authorization.k8s.io", Resource: "rolebindings"},
+		"create a Role":                      {Namespace: "store-x", Verb: "create", Group: "rbac.authorization.k8s.io", Resource: "roles"},
+		"update a RoleBinding":               {Namespace: "store-x", Verb: "update", Group: "rbac.authorization.k8s.io", Resource: "rolebindings"},
 		"escalate a ClusterRole":             {Verb: "escalate", Group: "rbac.authorization.k8s.io", Resource: "clusterroles"},
 		"bind a ClusterRole":                 {Verb: "bind", Group: "rbac.authorization.k8s.io", Resource: "clusterroles", Name: "cluster-admin"},
+		"bind the admin ClusterRole":         {Verb: "bind", Group: "rbac.authorization.k8s.io", Resource: "clusterroles", Name: "admin"},
+		"read a secret in kube-system":       {Namespace: "kube-system", Verb: "get", Resource: "secrets"},
+		"read another secret in its ns":      {Namespace: inst.ns, Verb: "get", Resource: "secrets", Name: "other"},
+		"create a secret in kube-system":     {Namespace: "kube-system", Verb: "create", Resource: "secrets"},
+		"create a secret in a new store":     {Namespace: "store-x", Verb: "create", Resource: "secrets"},
+		"create a ConfigMap in kube-system":  {Namespace: "kube-system", Verb: "create", Resource: "configmaps"},
+		"update a ConfigMap anywhere":        {Namespace: "default", Verb: "update", Resource: "configmaps"},
+		"create a Deployment in kube-system": {Namespace: "kube-system", Verb: "create", Group: "apps", Resource: "deployments"},
+		"create a Job anywhere":              {Namespace: "default", Verb: "create", Group: "batch", Resource: "jobs"},
+		"read pods outside stores":           {Namespace: "kube-system", Verb: "list", Resource: "pods"},
 		"impersonate a user":                 {Verb: "impersonate", Resource: "users", Name: "admin"},
 		"impersonate a ServiceAccount":       {Namespace: "kube-system", Verb: "impersonate", Resource: "serviceaccounts"},
 		"mint tokens":                        {Namespace: "kube-system", Verb: "create", Resource: "serviceaccounts", Subresource: "token"},
@@ -468,12 +505,22 @@ func TestServiceAccountIsRefused(t *testing.T) {
 		"delete a NetworkPolicy":             {Namespace: "store-x", Verb: "delete", Group: "networking.k8s.io", Resource: "networkpolicies"},
 	}
 	// Granted by necessity (see deploy/README.md, "RBAC"): store namespaces
-	// appear at run time and informers watch across namespaces.
+	// appear at run time and informers watch across namespaces. The
+	// ValidatingAdmissionPolicy confines the writes (TestAdmissionPolicy).
 	granted := map[string]attrs{
-		"take its own Lease":          {Namespace: inst.ns, Verb: "update", Group: "coordination.k8s.io", Resource: "leases", Name: "storeops-leader"},
-		"watch secrets everywhere":    {Verb: "watch", Resource: "secrets"},
-		"read a secret in any ns":     {Namespace: "kube-system", Verb: "get", Resource: "secrets"},
-		"create deployments anywhere": {Namespace: "kube-system", Verb: "create", Group: "apps", Resource: "deployments"},
+		"take its own Lease":              {Namespace: inst.ns, Verb: "update", Group: "coordination.k8s.io", Resource: "leases", Name: "storeops-leader"},
+		"read its instance key":           {Namespace: inst.ns, Verb: "get", Resource: "secrets", Name: "storeops-instance-storeops"},
+		"watch secrets everywhere":        {Verb: "watch", Resource: "secrets"},
+		"create a namespace":              {Verb: "create", Resource: "namespaces"},
+		"create a RoleBinding anywhere":   {Namespace: "store-x", Verb: "create", Group: "rbac.authorization.k8s.io", Resource: "rolebindings"},
+		"bind the store role":             {Verb: "bind", Group: "rbac.authorization.k8s.io", Resource: "clusterroles", Name: storeRole},
+		"list deployments in any ns":      {Namespace: "kube-system", Verb: "list", Group: "apps", Resource: "deployments"},
+		"update namespaces (by label)":    {Verb: "update", Resource: "namespaces"},
+		"delete namespaces (by label)":    {Verb: "delete", Resource: "namespaces"},
+		"create secrets in its own ns":    {Namespace: inst.ns, Verb: "create", Resource: "secrets"},
+		"list secrets in any namespace":   {Namespace: "kube-system", Verb: "list", Resource: "secrets"},
+		"watch jobs in any namespace":     {Namespace: "kube-system", Verb: "watch", Group: "batch", Resource: "jobs"},
+		"list ingresses in any namespace": {Namespace: "kube-system", Verb: "list", Group: "networking.k8s.io", Resource: "ingresses"},
 	}
 	check := func(what string, a attrs, want bool) {
 		sar, err := c.Client.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{
