@@ -16,7 +16,9 @@ import (
 
 	"github.com/robfig/cron/v3"
 	"github.com/storeops/storeops/gitsource"
+	"github.com/storeops/storeops/internal/commitstatus"
 	"github.com/storeops/storeops/internal/metrics"
+	"github.com/storeops/storeops/internal/preview"
 	"github.com/storeops/storeops/reconcile"
 	"github.com/storeops/storeops/render"
 	"github.com/storeops/storeops/web"
@@ -31,6 +33,7 @@ type serveConfig struct {
 	source    sourceFlags
 	engine    engineFlags
 	dashboard dashboardFlags
+	status    statusFlags
 	listen    string
 	schedule  string
 	history   int
@@ -50,6 +53,7 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.schedule, "schedule", "@every 1m", "cron schedule of periodic syncs (robfig/cron syntax, e.g. \"*/5 * * * *\")")
 	c.engine.register(fs)
 	c.dashboard.register(fs)
+	c.status.register(fs)
 	fs.IntVar(&c.history, "history", 50, "syncs kept in the status")
 	c.webhookSecretFiles = map[gitsource.Provider]*string{}
 	for _, p := range gitsource.Providers {
@@ -132,6 +136,10 @@ type daemon struct {
 	lastBad    string             // last refused revision, reported once
 	badRefusal *reconcile.Refusal // why it was refused
 	lastDown   string             // last source error, reported once
+
+	status      *commitstatus.Reporter // commit statuses on the forge; nil: none
+	preview     *preview.Previewer     // plan previews on pull requests; nil: none
+	previewWake chan struct{}
 }
 
 func newDaemon(cfg serveConfig, log *slog.Logger) (*daemon, error) {
@@ -149,6 +157,12 @@ func newDaemon(cfg serveConfig, log *slog.Logger) (*daemon, error) {
 	d.rec.Source = cfg.source.describe()
 	d.rec.Metrics = d.metrics
 	d.metrics.WatchBoard(d.board)
+	if d.status, err = cfg.status.reporter(cfg.dashboard, d.board, log); err != nil {
+		return nil, fmt.Errorf("commit status: %w", err)
+	}
+	if d.preview, err = d.previewer(cfg.dashboard, log); err != nil {
+		return nil, fmt.Errorf("plan previews: %w", err)
+	}
 
 	hooks, err := cfg.webhookConfig(log)
 	if err != nil {
@@ -246,6 +260,7 @@ func (d *daemon) run(ctx context.Context) error {
 		_ = shutdown(srv, &wg)
 		return err
 	}
+	d.runStatus(ctx)
 
 	sched := cron.New()
 	if _, err := sched.AddFunc(d.cfg.schedule, func() { d.trigger("schedule") }); err != nil {
@@ -342,6 +357,7 @@ func (d *daemon) syncOnce(ctx context.Context, trigger string) {
 				held = invalidRefusal(snap, perr)
 				d.lastBad, d.badRefusal = snap.Revision, held
 				d.rec.Refuse(snap.Revision, trigger, held)
+				d.statusRefused(snap.Revision, held)
 				break
 			}
 			d.last = &revision{snap: snap, cfg: cfg}
@@ -358,10 +374,12 @@ func (d *daemon) syncOnce(ctx context.Context, trigger string) {
 	syncCtx, cancel := context.WithCancel(*leadCtx)
 	stop := context.AfterFunc(ctx, cancel)
 	defer func() { stop(); cancel() }()
+	d.statusPicked(d.last.snap.Revision)
 	rec, err := d.rec.Sync(syncCtx, reconcile.SyncInput{
 		Config: d.last.cfg, Revision: d.last.snap.Revision, Trigger: trigger,
 		ConfirmDeletions: confirmsDeletions(d.last.snap, d.cfg.engine.confirm), Held: held,
 	})
+	d.afterSync(rec)
 	if rec.Summary[string(reconcile.ActUnlock)] > 0 {
 		d.trigger("after unlock") // finish what the crashed run began, now
 	}

@@ -36,36 +36,47 @@ type Reporter struct {
 	wake      chan struct{}
 
 	mu       sync.Mutex
-	revision string             // the revision being reported on
-	refusal  *reconcile.Refusal // set when revision was refused
-	applied  bool               // a sync of revision has ended
+	revision string                        // the revision applied or being applied
+	applied  bool                          // a sync of revision has ended
+	refused  map[string]*reconcile.Refusal // refused revisions, until their status is posted
 	posted   map[string]forge.CommitStatus
 }
 
 // New returns a Reporter posting through setter and reading the stores'
 // phases from board.
 func New(setter forge.StatusSetter, board *reconcile.Board, log *slog.Logger) *Reporter {
-	return &Reporter{setter: setter, board: board, log: log, wake: make(chan struct{}, 1), posted: map[string]forge.CommitStatus{}}
+	return &Reporter{setter: setter, board: board, log: log, wake: make(chan struct{}, 1),
+		refused: map[string]*reconcile.Refusal{}, posted: map[string]forge.CommitStatus{}}
 }
 
 // Picked says that revision is being applied: pending. Picking the
 // revision reported on already changes nothing (periodic syncs of an
 // applied revision).
 func (r *Reporter) Picked(revision string) {
-	r.mu.Lock()
-	same := revision == r.revision && r.refusal == nil
-	r.mu.Unlock()
-	if !same {
-		r.set(revision, nil, false)
+	if revision == "" {
+		return
 	}
+	r.mu.Lock()
+	if revision != r.revision {
+		r.revision, r.applied = revision, false
+	}
+	r.mu.Unlock()
+	r.poke()
 }
 
-// Refused says that revision was not applied and why: failure.
+// Refused says that revision was not applied and why: failure. The
+// revision applied before stays the one reported on.
 func (r *Reporter) Refused(revision string, refusal *reconcile.Refusal) {
 	if revision == "" || refusal == nil {
 		return // no commit to put it on (Git unreachable)
 	}
-	r.set(revision, refusal, false)
+	r.mu.Lock()
+	r.refused[revision] = refusal
+	if revision == r.revision {
+		r.revision = ""
+	}
+	r.mu.Unlock()
+	r.poke()
 }
 
 // Synced says that a sync of revision ended. A sync the mass-deletion
@@ -76,16 +87,16 @@ func (r *Reporter) Synced(rec reconcile.SyncRecord) {
 		r.Refused(rec.Revision, rec.Refused)
 		return
 	}
-	r.set(rec.Revision, nil, true)
-}
-
-func (r *Reporter) set(revision string, refusal *reconcile.Refusal, applied bool) {
-	if revision == "" {
+	if rec.Revision == "" {
 		return
 	}
 	r.mu.Lock()
-	r.revision, r.refusal, r.applied = revision, refusal, applied
+	r.revision, r.applied = rec.Revision, true
 	r.mu.Unlock()
+	r.poke()
+}
+
+func (r *Reporter) poke() {
 	select {
 	case r.wake <- struct{}{}:
 	default:
@@ -108,26 +119,44 @@ func (r *Reporter) Run(ctx context.Context) {
 	}
 }
 
-// Report posts the status of the current revision when it differs from
-// the last one posted for it. Run calls it; tests may too.
+// Report posts the statuses of the refused revisions, then that of the
+// current revision when it differs from the last one posted for it. Run
+// calls it; tests may too.
 func (r *Reporter) Report(ctx context.Context) {
 	r.mu.Lock()
-	rev, refusal, applied := r.revision, r.refusal, r.applied
-	r.mu.Unlock()
-	if rev == "" {
-		return
+	rev, applied := r.revision, r.applied
+	refused := make(map[string]*reconcile.Refusal, len(r.refused))
+	for k, v := range r.refused {
+		refused[k] = v
 	}
-	st := Status(rev, refusal, applied, r.board.Current())
+	r.mu.Unlock()
+	for sha, refusal := range refused {
+		if r.post(ctx, sha, Status(sha, refusal, false, nil)) {
+			r.mu.Lock()
+			if r.refused[sha] == refusal {
+				delete(r.refused, sha)
+			}
+			r.mu.Unlock()
+		}
+	}
+	if rev != "" {
+		r.post(ctx, rev, Status(rev, nil, applied, r.board.Current()))
+	}
+}
+
+// post sets st on revision unless it is what was posted last; it reports
+// whether the forge has it now.
+func (r *Reporter) post(ctx context.Context, rev string, st forge.CommitStatus) bool {
 	st.TargetURL = r.TargetURL
 	r.mu.Lock()
 	last, ok := r.posted[rev]
 	r.mu.Unlock()
 	if ok && last == st {
-		return
+		return true
 	}
 	if err := r.setter.SetStatus(ctx, rev, st); err != nil {
 		r.log.Warn("cannot set the commit status", "revision", rev, "state", st.State, "error", err)
-		return // tried again on the next change
+		return false // tried again on the next change
 	}
 	r.log.Info("commit status set", "revision", rev, "state", st.State, "description", st.Description)
 	r.mu.Lock()
@@ -136,6 +165,7 @@ func (r *Reporter) Report(ctx context.Context) {
 	}
 	r.posted[rev] = st
 	r.mu.Unlock()
+	return true
 }
 
 // Status is the commit status of revision: refused (with refusal), being
@@ -161,7 +191,9 @@ func Status(revision string, refusal *reconcile.Refusal, applied bool, snap *rec
 		case !s.Declared, s.Phase == reconcile.PhaseSuspended:
 		case s.Phase == reconcile.PhaseFailed || s.Phase == reconcile.PhaseBlocked:
 			failing = append(failing, fmt.Sprintf("%s %s", s.Name, s.Phase))
-		case s.Phase == reconcile.PhaseReady:
+		case s.Phase == reconcile.PhaseReady || s.Phase == reconcile.PhaseDegraded:
+			// Degraded was Ready at its revision: the revision worked,
+			// and Kubernetes is bringing a workload back.
 			ready++
 		default:
 			waiting = append(waiting, s.Name)

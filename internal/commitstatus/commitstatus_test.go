@@ -104,7 +104,10 @@ func TestCommitStatusOnGitea(t *testing.T) {
 	three := g.WriteFile(t, "config", "main", "stores.yaml", "stores:\n  - name: My_Shop\n", "oops")
 	r.Refused(three, &reconcile.Refusal{Reason: "InvalidConfig", Message: "stores.yaml is invalid",
 		Errors: []string{`stores.yaml:2:11: stores[0].name: "My_Shop" is not a DNS label`}})
+	r.Picked(two) // the daemon goes on syncing the last good revision at once
+	r.Synced(reconcile.SyncRecord{Revision: two})
 	r.Report(ctx)
+	want(t, g, two, "failure", "1 of 2 stores failing: a Failed")
 	want(t, g, three, "failure", `invalid stores.yaml: stores.yaml:2:11: stores[0].name: "My_Shop" is not a DNS label`)
 
 	// The mass-deletion guard: failure with the reason.
@@ -146,6 +149,7 @@ func TestStatusDescriptions(t *testing.T) {
 		{stores("other", reconcile.PhaseReady), forge.StatusPending, "applying"},
 		{stores(rev, reconcile.PhaseReady, reconcile.PhaseSuspended), forge.StatusSuccess, "applied; 1 stores Ready"},
 		{stores(rev, reconcile.PhaseBlocked, reconcile.PhaseFailed), forge.StatusFailure, "2 of 2 stores failing: a Blocked, b Failed"},
+		{stores(rev, reconcile.PhaseReady, reconcile.PhaseDegraded), forge.StatusSuccess, "applied; 2 stores Ready"},
 		{&reconcile.Snapshot{Revision: rev, Stores: []reconcile.StoreStatus{{Name: "gone", Phase: reconcile.PhaseDeleting}}},
 			forge.StatusPending, "0 stores Ready, waiting for 1"},
 	}
