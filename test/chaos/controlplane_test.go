@@ -19,7 +19,7 @@ func TestEtcdRestartMidSync(t *testing.T) {
 }
 
 func controlPlaneRestart(t *testing.T, component, short string) {
-	e := newEnv(t, component+" restart mid-sync", short, map[string]storeSpec{
+	e := newEnv(t, "6 "+component+" restart mid-sync", short, map[string]storeSpec{
 		"chaos-" + short + "-a": {Type: "woocommerce"},
 	})
 	r := seed(t)

@@ -21,7 +21,8 @@ import (
 // restarted: the fleet stays as it was (served from the cache), nothing is
 // deleted; when Git is back the next change converges.
 func TestGitDown(t *testing.T) {
-	e := newEnv(t, "git down for minutes", "git", map[string]storeSpec{
+	t.Parallel()
+	e := newEnv(t, "2a git down for minutes", "git", map[string]storeSpec{
 		"chaos-g-a": {Type: "woocommerce"}, "chaos-g-b": {Type: "medusa"},
 	})
 	d := e.start("a")
@@ -70,7 +71,8 @@ func TestGitDown(t *testing.T) {
 // back; storeops neither reinstalls, rolls back nor upgrades them (release
 // revisions unchanged), and no volume or credential is replaced.
 func TestDrainReadyFleet(t *testing.T) {
-	e := newEnv(t, "node drain of a Ready fleet", "drain", map[string]storeSpec{
+	t.Parallel()
+	e := newEnv(t, "2b node drain of a Ready fleet", "drain", map[string]storeSpec{
 		"chaos-d-a": {Type: "woocommerce"}, "chaos-d-b": {Type: "medusa"}, "chaos-d-c": {Type: "woocommerce"},
 	})
 	d := e.start("a")
@@ -119,7 +121,8 @@ func TestDrainReadyFleet(t *testing.T) {
 // and upgrades; the broken one keeps its data and credentials, and
 // recovers once its image pulls again.
 func TestCrashLoopingStoreBesideHealthy(t *testing.T) {
-	e := newEnv(t, "crash-looping store beside healthy", "crash", map[string]storeSpec{
+	t.Parallel()
+	e := newEnv(t, "2c crash-looping store beside healthy", "crash", map[string]storeSpec{
 		"chaos-c-ok1": {Type: "woocommerce"}, "chaos-c-ok2": {Type: "medusa"},
 	})
 	e.extra = []string{"--ready-timeout", e.c.Scale(10 * time.Minute).Round(time.Second).String()}
@@ -132,7 +135,7 @@ func TestCrashLoopingStoreBesideHealthy(t *testing.T) {
 	e.declared[broken] = storeSpec{Type: "woocommerce"}
 	rev = e.commit("a store whose image does not exist")
 	d.hook(rev)
-	for i := 0; i < iterations(2, 5); i++ {
+	for i := 0; i < iterations(1, 5); i++ {
 		e.res.Iterations++
 		name := fmt.Sprintf("chaos-c-new%d", i)
 		e.declared[name] = storeSpec{Type: []string{"woocommerce", "medusa"}[i%2]}

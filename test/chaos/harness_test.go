@@ -333,7 +333,12 @@ func (d *daemon) waitUntil(what string, cond func() bool) {
 	}
 }
 
-var httpClient = &http.Client{Timeout: time.Minute}
+// httpClient never follows redirects: a login page reached by a redirect
+// is not an answer to the request.
+var httpClient = &http.Client{
+	Timeout:       time.Minute,
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
 
 // get fetches path and records the answer for the sweep; 0 when it could
 // not be fetched.

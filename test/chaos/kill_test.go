@@ -35,9 +35,10 @@ func seed(t *testing.T) *rand.Rand {
 // exactly the declared stores: no orphan, no duplicate release, no
 // credential regenerated, no volume claim replaced.
 func TestKill9DuringSyncs(t *testing.T) {
+	t.Parallel()
 	pool := []string{"chaos-k-a", "chaos-k-b", "chaos-k-c", "chaos-k-d", "chaos-k-e"}
 	types := []string{"woocommerce", "medusa"}
-	e := newEnv(t, "kill -9 during create/upgrade/delete", "kill", map[string]storeSpec{
+	e := newEnv(t, "1 kill -9 during create/upgrade/delete", "kill", map[string]storeSpec{
 		pool[0]: {Type: "woocommerce"}, pool[1]: {Type: "medusa"},
 	})
 	r := seed(t)

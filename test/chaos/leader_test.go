@@ -13,8 +13,9 @@ import (
 // announced by a webhook to the follower just before the leader is killed;
 // none is lost (the fleet converges to it with no other trigger).
 func TestLeaderKilledRepeatedly(t *testing.T) {
+	t.Parallel()
 	pool := []string{"chaos-l-a", "chaos-l-b", "chaos-l-c", "chaos-l-d"}
-	e := newEnv(t, "leader killed, two replicas", "lead", map[string]storeSpec{pool[0]: {Type: "woocommerce"}})
+	e := newEnv(t, "3 leader killed, two replicas", "lead", map[string]storeSpec{pool[0]: {Type: "woocommerce"}})
 	r := seed(t)
 	replicas := map[string]*daemon{"a": e.start("a"), "b": e.start("b")}
 	leader := func() (*daemon, *daemon) {
@@ -37,7 +38,7 @@ func TestLeaderKilledRepeatedly(t *testing.T) {
 	rev := e.repo.Head(t, "main")
 	e.waitConverged(l, rev)
 
-	n := iterations(3, 15)
+	n := iterations(2, 15)
 	for i := 0; i < n; i++ {
 		e.res.Iterations++
 		l, f := leader()

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -124,7 +125,9 @@ func printTable(w io.Writer) {
 	fmt.Fprintf(w, "\nchaos (%s run, realistic profile at time scale %g, 2 nodes)\n", mode, timeScale())
 	head := []string{"case", "iterations", "converged", "stores lost", "volumes replaced", "credentials changed", "secrets leaked", "time", "result"}
 	rows := [][]string{head}
-	for _, r := range results {
+	sorted := append([]*result(nil), results...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Case < sorted[j].Case })
+	for _, r := range sorted {
 		outcome := "ok"
 		switch {
 		case r.Skipped != "":

@@ -20,7 +20,7 @@ func TestTypeChangeKeepsData(t *testing.T) {
 			"and Helm deletes the old chart's volume claims (database and uploads); reconcile.Plan has no rule " +
 			"for a type change. Set STOREOPS_CHAOS_KNOWN_BUGS=1 to run.")
 	}
-	e := newEnv(t, "type change keeps data", "type", map[string]storeSpec{"chaos-t-a": {Type: "medusa"}, "chaos-t-b": {Type: "woocommerce"}})
+	e := newEnv(t, "bug: type change keeps data", "type", map[string]storeSpec{"chaos-t-a": {Type: "medusa"}, "chaos-t-b": {Type: "woocommerce"}})
 	d := e.start("a")
 	rev := e.repo.Head(t, "main")
 	e.waitConverged(d, rev)
