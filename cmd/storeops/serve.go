@@ -173,6 +173,9 @@ func newDaemon(cfg serveConfig, log *slog.Logger) (*daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dashboard: %w", err)
 	}
+	if dash != nil && d.preview != nil {
+		dash.SetPreviews(d.preview.Previews)
+	}
 	var guard func(http.Handler) http.Handler
 	if dash != nil {
 		guard = dash.GuardAPI

@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -53,12 +54,12 @@ func TestCommitStatusThroughGitea(t *testing.T) {
 
 	// A pull request adding a store: its plan, against the live cluster
 	// (where e2e-status-a exists and is unchanged).
-	g.CreateBranch(t, "fleet", "add-b", "main")
-	g.WriteFile(t, "fleet", "add-b", "stores.yaml", "stores:\n  - name: e2e-status-a\n    type: woocommerce\n  - name: e2e-status-b\n    type: medusa\n", "add b")
+	g.CreateBranch(t, "fleet", "storeops/add-e2e-status-b", "main")
+	g.WriteFile(t, "fleet", "storeops/add-e2e-status-b", "stores.yaml", "stores:\n  - name: e2e-status-a\n    type: woocommerce\n  - name: e2e-status-b\n    type: medusa\n", "add b")
 	var pr struct {
 		Number int `json:"number"`
 	}
-	g.API(t, http.MethodPost, "/repos/"+g.RepoPath("fleet")+"/pulls", map[string]string{"head": "add-b", "base": "main", "title": "Add b"}, &pr)
+	g.API(t, http.MethodPost, "/repos/"+g.RepoPath("fleet")+"/pulls", map[string]string{"head": "storeops/add-e2e-status-b", "base": "main", "title": "Add b"}, &pr)
 	type note struct {
 		ID   int64  `json:"id"`
 		Body string `json:"body"`
@@ -81,13 +82,23 @@ func TestCommitStatusThroughGitea(t *testing.T) {
 	if !strings.Contains(first.Body, "- install e2e-status-b (medusa, small, e2e-status-b.stores.localhost)") {
 		t.Fatalf("plan comment:\n%s", first.Body)
 	}
-	g.WriteFile(t, "fleet", "add-b", "stores.yaml", "stores:\n  - name: e2e-status-a\n    type: woocommerce\n  - name: e2e-status-b\n    type: medusa\n    plan: huge\n", "huge b")
+	g.WriteFile(t, "fleet", "storeops/add-e2e-status-b", "stores.yaml", "stores:\n  - name: e2e-status-a\n    type: woocommerce\n  - name: e2e-status-b\n    type: medusa\n    plan: huge\n", "huge b")
 	d.waitUntil("the plan comment edited", func() bool {
 		c := planComments()
 		return len(c) == 1 && strings.Contains(c[0].Body, "is invalid")
 	})
 	if c := planComments()[0]; c.ID != first.ID || !strings.Contains(c.Body, "stores.yaml:6:11: stores[1].plan") {
 		t.Fatalf("edited comment %d (was %d):\n%s", c.ID, first.ID, c.Body)
+	}
+	// The dashboard's proposals page shows it too.
+	resp, err := http.Get("http://" + d.addr + "/proposals")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(page), "stores.yaml:6:11: stores[1].plan") {
+		t.Errorf("proposals page without the plan preview:\n%s", page)
 	}
 
 	bad := g.WriteFile(t, "fleet", "main", "stores.yaml", "stores:\n  - name: e2e-status-a\n    type: shopify\n", "unknown type")

@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 
+	"github.com/storeops/storeops/internal/preview"
 	"github.com/storeops/storeops/proposals"
 	"github.com/storeops/storeops/reconcile"
 	"github.com/storeops/storeops/web"
@@ -92,6 +94,9 @@ type dashboard struct {
 	static  *staticFiles
 	limiter *limiter
 	streams chan struct{} // bounds the concurrent /events streams
+	// previews returns the plan previews of open pull requests (see
+	// Dashboard.SetPreviews); nil: none.
+	previews atomic.Pointer[func() []preview.Preview]
 }
 
 // maxStreams bounds the concurrent live-update streams.

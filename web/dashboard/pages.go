@@ -10,6 +10,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/storeops/storeops/internal/preview"
 	"github.com/storeops/storeops/proposals"
 	"github.com/storeops/storeops/reconcile"
 	"github.com/storeops/storeops/render"
@@ -226,13 +227,16 @@ func (d *dashboard) syncPage(w http.ResponseWriter, r *http.Request) {
 type proposalsPage struct {
 	Proposals []proposals.Proposal
 	Error     string
+	// Previews are the plan previews storeops commented on the open pull
+	// requests, by number.
+	Previews map[int]*preview.Preview
 }
 
 func (d *dashboard) proposalsPage(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), proposeTimeout)
 	defer cancel()
 	list, err := d.cfg.Proposer.List(ctx)
-	page := proposalsPage{Proposals: list}
+	page := proposalsPage{Proposals: list, Previews: d.planPreviews()}
 	status := http.StatusOK
 	if err != nil {
 		d.log.ErrorContext(ctx, "dashboard: list proposals", "error", err)
