@@ -64,4 +64,5 @@ MSG
   --listen "$LISTEN" \
   --webhook-secret-file "$secret" --webhooks generic \
   --git-cache-dir "$RUN_DIR/git-cache" \
+  --anonymous-reads \
   "$@"

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -24,6 +25,7 @@ type dashboardFlags struct {
 	tokensFile    string
 	trustedHeader string
 	readAuth      bool
+	anonReads     bool
 	secureCookies bool
 	sessionKey    string
 
@@ -35,7 +37,8 @@ func (f *dashboardFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.usersFile, "dashboard-users-file", "", "users who may log in: lines \"user:<bcrypt hash>\" (htpasswd -B)")
 	fs.StringVar(&f.tokensFile, "dashboard-tokens-file", "", "API tokens: lines \"user:<token>\", sent as Authorization: Bearer <token>")
 	fs.StringVar(&f.trustedHeader, "dashboard-trusted-header", "", "header naming the user, set by an authenticating proxy in front of storeops (e.g. X-Forwarded-User)")
-	fs.BoolVar(&f.readAuth, "dashboard-read-auth", false, "require a login to read the dashboard too (proposing always requires one)")
+	fs.BoolVar(&f.anonReads, "anonymous-reads", false, "let anyone who reaches storeops read the dashboard and the /api/v1 status API without logging in (default: a login or bearer token is required; proposing always requires one)")
+	fs.BoolVar(&f.readAuth, "dashboard-read-auth", true, "deprecated: reading requires a login by default; --anonymous-reads turns that off")
 	fs.BoolVar(&f.secureCookies, "secure-cookies", false, "mark cookies Secure (set it when clients use TLS)")
 	fs.StringVar(&f.sessionKey, "dashboard-session-key-file", "", "file holding the key (32+ bytes) that signs logins; give every replica the same (default: random at start)")
 	fs.StringVar(&f.forgeKind, "forge", "", "forge of the config repository for pull requests: gitea, github or gitlab (empty: proposing disabled)")
@@ -46,10 +49,18 @@ func (f *dashboardFlags) register(fs *flag.FlagSet) {
 
 // build makes the dashboard, or nil when it is turned off.
 func (f *dashboardFlags) build(e *engine, src sourceFlags, cluster web.ClusterReader, log *slog.Logger) (*dashboard.Dashboard, error) {
+	readAuth := f.readAuth && !f.anonReads
 	if !f.enabled {
+		if readAuth {
+			// The login that guards /api/v1 is the dashboard's.
+			return nil, errors.New("--dashboard=false leaves the status API without a login: keep the dashboard, or pass --anonymous-reads to serve it to anyone")
+		}
 		return nil, nil
 	}
-	auth := dashboard.Auth{ReadRequiresAuth: f.readAuth, TrustedHeader: f.trustedHeader}
+	if readAuth && f.usersFile == "" && f.tokensFile == "" && f.trustedHeader == "" {
+		return nil, errors.New("reading the dashboard and the status API requires a login, and none is configured: give --dashboard-users-file, --dashboard-tokens-file or --dashboard-trusted-header, or pass --anonymous-reads to serve them to anyone")
+	}
+	auth := dashboard.Auth{ReadRequiresAuth: readAuth, TrustedHeader: f.trustedHeader}
 	var err error
 	if f.usersFile != "" {
 		if auth.Users, err = dashboard.LoadUsers(f.usersFile); err != nil {
@@ -82,6 +93,9 @@ func (f *dashboardFlags) build(e *engine, src sourceFlags, cluster web.ClusterRe
 func (f *dashboardFlags) proposer(src sourceFlags, log *slog.Logger) (*proposals.GitProposer, error) {
 	if f.forgeKind == "" {
 		return nil, nil
+	}
+	if err := checkURLFlag("forge-url", f.forgeURL); err != nil {
+		return nil, err
 	}
 	token, err := forge.TokenFromEnvAndFile(f.forgeTokenFile, nil)
 	if err != nil {

@@ -45,6 +45,9 @@ func (f *sourceFlags) source(log *slog.Logger) (*gitsource.Source, error) {
 	if f.url == "" {
 		return nil, fmt.Errorf("no repository given")
 	}
+	if err := checkURLFlag("git-url", f.url); err != nil {
+		return nil, err
+	}
 	u := f.url
 	if !strings.Contains(u, "://") && !strings.Contains(u, "@") {
 		abs, err := filepath.Abs(u)
@@ -68,7 +71,7 @@ func (f *sourceFlags) source(log *slog.Logger) (*gitsource.Source, error) {
 
 // describe is the source for the status: URL, branch and path.
 func (f *sourceFlags) describe() string {
-	return fmt.Sprintf("%s (branch %s, %s)", f.url, f.branch, f.path)
+	return fmt.Sprintf("%s (branch %s, %s)", redactURL(f.url), f.branch, f.path)
 }
 
 // revision is one fetched and parsed stores.yaml.

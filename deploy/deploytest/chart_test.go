@@ -40,8 +40,10 @@ const gitURL = "https://git.example.com/ops/stores.git"
 var kubeVersion = &chartutil.KubeVersion{Version: "v1.36.3", Major: "1", Minor: "36"}
 
 // minimal are the least values the chart installs with.
+// Reads are anonymous here: the chart refuses to install without a login
+// otherwise (TestRenderRefusesBadValues).
 func minimal() map[string]any {
-	return map[string]any{"git": map[string]any{"url": gitURL}}
+	return map[string]any{"git": map[string]any{"url": gitURL}, "dashboard": map[string]any{"anonymousReads": true}}
 }
 
 // rendered is the chart rendered with some values, decoded.
@@ -334,7 +336,10 @@ func TestRenderRefusesBadValues(t *testing.T) {
 		vals map[string]any
 		want string
 	}{
-		"no git url":      {map[string]any{}, "git.url is required"},
+		"no git url": {map[string]any{"dashboard": map[string]any{"anonymousReads": true}}, "git.url is required"},
+		"no login":   {map[string]any{"git": map[string]any{"url": gitURL}}, "reading the dashboard and the status API requires a login"},
+		"no login, no dashboard": {map[string]any{"git": map[string]any{"url": gitURL}, "dashboard": map[string]any{"enabled": false}},
+			"requires a login"},
 		"unknown key":     {map[string]any{"git": map[string]any{"url": gitURL}, "replicas": 3}, "replicas"},
 		"bad log level":   {map[string]any{"git": map[string]any{"url": gitURL}, "log": map[string]any{"level": "loud"}}, "/log/level"},
 		"share above one": {map[string]any{"git": map[string]any{"url": gitURL}, "sync": map[string]any{"maxDeleteShare": 2}}, "/sync/maxDeleteShare"},

@@ -376,7 +376,7 @@ func TestServeLeadsAsServiceAccount(t *testing.T) {
 	out := &syncBuffer{}
 	cmd := exec.Command(binary, append([]string{"serve", "--git-url", repo.URL(), "--listen", addr,
 		"--kubeconfig", inst.kubeconfig, "--leader-election-namespace", inst.ns,
-		"--schedule", "@every 1h", "--log-level", "debug"}, inst.storeRoleArgs()...)...)
+		"--schedule", "@every 1h", "--log-level", "debug", "--anonymous-reads"}, inst.storeRoleArgs()...)...)
 	cmd.Env = storeopsEnv()
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

@@ -91,6 +91,11 @@ func launchDaemon(t *testing.T, env []string, repoURL string, extra ...string) *
 	if !slices.Contains(extra, "--webhooks") {
 		args = append(args, "--webhooks", "generic")
 	}
+	// Reading requires a login by default; these tests read the status
+	// API and pages anonymously unless they test the login.
+	if !slices.Contains(extra, "--dashboard-read-auth") && !slices.Contains(extra, "--anonymous-reads=false") {
+		args = append(args, "--anonymous-reads")
+	}
 	d.cmd = exec.Command(binary, args...)
 	d.cmd.Env = append(append(os.Environ(), "STOREOPS_WEBHOOK_SECRET="+webhookSecret), env...)
 	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
