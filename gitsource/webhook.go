@@ -378,6 +378,8 @@ func checkEvent(provider Provider, event string) error {
 	switch {
 	case event == "":
 		return fmt.Errorf("%w: missing event header", ErrBadRequest)
+	case pullRequestEvent(provider, event):
+		return fmt.Errorf("%w: %w: %s event %q", ErrIgnoredEvent, ErrPullRequestEvent, provider, event)
 	case !strings.EqualFold(event, want):
 		return fmt.Errorf("%w: %s event %q", ErrIgnoredEvent, provider, event)
 	}

@@ -48,6 +48,12 @@ func (s *Server) hook(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	push, err := gitsource.ParsePush(provider, secret, r, limit)
 	switch {
+	case errors.Is(err, gitsource.ErrPullRequestEvent) && s.cfg.PullRequest != nil:
+		s.cfg.Metrics.ObserveWebhook(string(provider), "accepted")
+		log.Info("webhook accepted: pull request previews requested")
+		s.cfg.PullRequest()
+		writeJSON(w, http.StatusAccepted, HookResult{Status: "accepted", Reason: "pull request event: plan previews refreshed; no sync"})
+		return
 	case errors.Is(err, gitsource.ErrIgnoredEvent):
 		s.cfg.Metrics.ObserveWebhook(string(provider), "ignored")
 		log.Debug("webhook ignored", "reason", err.Error())

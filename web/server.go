@@ -34,6 +34,10 @@ type Config struct {
 	// Trigger asks for a sync. It must not block and should coalesce
 	// requests; the webhook handlers call it and answer at once.
 	Trigger func(reason string)
+	// PullRequest, when set, is called (it must not block) for each
+	// authenticated pull request or merge request event, which never
+	// syncs: storeops refreshes its plan previews on it.
+	PullRequest func()
 	// Branch is the tracked branch: only pushes to it trigger a sync.
 	Branch string
 	// Webhooks are the enabled receivers, one per provider, served at

@@ -91,6 +91,20 @@ func (d *daemon) afterSync(rec reconcile.SyncRecord) {
 	}
 }
 
+// pullRequestHook is web.Config.PullRequest: a signed pull request event
+// rescans the plan previews at once. Nil without previews.
+func (d *daemon) pullRequestHook() func() {
+	if d.preview == nil {
+		return nil
+	}
+	return func() {
+		select {
+		case d.previewWake <- struct{}{}:
+		default:
+		}
+	}
+}
+
 // runStatus posts commit statuses and plan previews until ctx ends.
 func (d *daemon) runStatus(ctx context.Context) {
 	if d.status != nil {

@@ -181,14 +181,15 @@ func newDaemon(cfg serveConfig, log *slog.Logger) (*daemon, error) {
 		guard = dash.GuardAPI
 	}
 	d.web, err = web.New(web.Config{
-		Board:    d.board,
-		Trigger:  d.webTrigger,
-		Branch:   cfg.source.branch,
-		Webhooks: hooks,
-		Cluster:  cluster,
-		Metrics:  d.metrics,
-		Logger:   log,
-		APIGuard: guard,
+		Board:       d.board,
+		Trigger:     d.webTrigger,
+		PullRequest: d.pullRequestHook(),
+		Branch:      cfg.source.branch,
+		Webhooks:    hooks,
+		Cluster:     cluster,
+		Metrics:     d.metrics,
+		Logger:      log,
+		APIGuard:    guard,
 		Ready: func() error {
 			if !d.ready.Load() {
 				return errors.New("caches not synced or first sync not done yet")
