@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -99,12 +100,15 @@ type env struct {
 	instance string
 	lease    string
 	hookKey  string
-	log      *apiLog
-	out      *outputs
-	secrets  map[string]string // value -> where it comes from
-	secretMu sync.Mutex
-	extra    []string // flags of every daemon
-	env      []string // environment of every daemon
+	// apiToken is the bearer token of the API and dashboard, in tokensFile.
+	apiToken   string
+	tokensFile string
+	log        *apiLog
+	out        *outputs
+	secrets    map[string]string // value -> where it comes from
+	secretMu   sync.Mutex
+	extra      []string // flags of every daemon
+	env        []string // environment of every daemon
 
 	// What the fleet is known to hold, to detect losses.
 	declared map[string]storeSpec
@@ -140,6 +144,14 @@ func newEnv(t *testing.T, name, short string, initial map[string]storeSpec) *env
 	}
 	e.secrets[e.hookKey] = "webhook secret"
 	e.cacheDir = t.TempDir()
+	// Every replica takes an API token; the harness reads with it (reads
+	// may require a login).
+	e.apiToken = randomHex(24)
+	e.secrets[e.apiToken] = "API token"
+	e.tokensFile = filepath.Join(e.cacheDir, "tokens")
+	if err := os.WriteFile(e.tokensFile, []byte("chaos:"+e.apiToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for k, v := range initial {
 		e.declared[k] = v
 	}
@@ -238,7 +250,8 @@ type daemon struct {
 // launch starts storeops serve as replica name without waiting for it.
 func (e *env) launch(name string, extra ...string) *daemon {
 	e.t.Helper()
-	d := &daemon{e: e, name: name, addr: freeAddr(e.t), done: make(chan struct{})}
+	d := &daemon{e: e, name: name, addr: freeAddr(e.t), done: make(chan struct{}),
+		authHeader: http.Header{"Authorization": {"Bearer " + e.apiToken}}}
 	d.proxy = startProxy(e.t, e.c, e.log, name)
 	d.out = e.out.newOutput("log of " + name)
 	args := append([]string{"serve",
@@ -253,6 +266,7 @@ func (e *env) launch(name string, extra ...string) *daemon {
 		"--stuck-after", "1h", // releases our own crash left pending must be unlocked at once
 		"--git-cache-dir", e.cacheDir + "/" + name,
 		"--webhooks", "generic",
+		"--dashboard-tokens-file", e.tokensFile,
 	}, append(append([]string{}, e.extra...), extra...)...)
 	d.cmd = exec.Command(binary, args...)
 	d.cmd.Env = append(append(os.Environ(), "STOREOPS_WEBHOOK_SECRET_GENERIC="+e.hookKey), e.env...)

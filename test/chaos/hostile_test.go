@@ -120,16 +120,9 @@ func hostileFiles() map[string]string {
 func TestHostileInput(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "4 hostile input", "host", map[string]storeSpec{"chaos-h-one": {Type: "woocommerce"}})
-	token := randomHex(24)
-	tokens := filepath.Join(t.TempDir(), "tokens")
-	if err := os.WriteFile(tokens, []byte("chaos:"+token+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	e.secrets[token] = "API token"
-	e.extra = []string{"--dashboard-read-auth", "--dashboard-tokens-file", tokens}
+	e.extra = []string{"--dashboard-read-auth"}
 	d := e.start("a")
-	auth := http.Header{"Authorization": {"Bearer " + token}}
-	d.authHeader = auth
+	auth := d.authHeader
 	rev := e.repo.Head(t, "main")
 	e.waitConverged(d, rev)
 

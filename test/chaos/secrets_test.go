@@ -22,21 +22,13 @@ func TestSecretsSweep(t *testing.T) {
 	e := newEnv(t, "5 secrets sweep", "sec", map[string]storeSpec{
 		"chaos-s-woo": {Type: "woocommerce"}, "chaos-s-med": {Type: "medusa"}, "chaos-s-gone": {Type: "woocommerce"},
 	})
-	token := randomHex(24)
 	dir := t.TempDir()
-	tokens := filepath.Join(dir, "tokens")
-	if err := os.WriteFile(tokens, []byte("chaos:"+token+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	e.secrets[token] = "API token"
 	gitToken := randomHex(20)
 	e.secrets[gitToken] = "Git token"
-	e.extra = []string{"--dashboard-read-auth", "--dashboard-tokens-file", tokens}
+	e.extra = []string{"--dashboard-read-auth"}
 	e.env = []string{"STOREOPS_GIT_TOKEN=" + gitToken}
-	auth := http.Header{"Authorization": {"Bearer " + token}}
 
 	text := e.start("text")
-	text.authHeader = auth
 	rev := e.repo.Head(t, "main")
 	e.waitConverged(text, rev)
 	e.res.Iterations++
@@ -53,7 +45,6 @@ func TestSecretsSweep(t *testing.T) {
 	// A second replica logging JSON, restarted from scratch.
 	e.res.Iterations++
 	js := e.start("json", "--log-format", "json")
-	js.authHeader = auth
 	e.waitConverged(js, rev)
 	e.res.Converged++
 	readEverything(t, js)
