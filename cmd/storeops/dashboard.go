@@ -7,8 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/storeops/storeops/forge"
 	"github.com/storeops/storeops/gitsource"
@@ -28,6 +30,8 @@ type dashboardFlags struct {
 	anonReads     bool
 	secureCookies bool
 	sessionKey    string
+	proxies       string
+	idleTimeout   time.Duration
 
 	forgeKind, forgeURL, forgeRepo, forgeTokenFile string
 }
@@ -41,6 +45,8 @@ func (f *dashboardFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.readAuth, "dashboard-read-auth", true, "deprecated: reading requires a login by default; --anonymous-reads turns that off")
 	fs.BoolVar(&f.secureCookies, "secure-cookies", false, "mark cookies Secure (set it when clients use TLS)")
 	fs.StringVar(&f.sessionKey, "dashboard-session-key-file", "", "file holding the key (32+ bytes) that signs logins; give every replica the same (default: random at start)")
+	fs.StringVar(&f.proxies, "trusted-proxies", "", "comma-separated CIDRs of the proxies in front of storeops (e.g. the ingress controller's pod network): only from them are X-Forwarded-For, X-Forwarded-Proto and --dashboard-trusted-header believed")
+	fs.DurationVar(&f.idleTimeout, "dashboard-idle-timeout", dashboard.DefaultIdleTimeout, "a dashboard session unused this long ends")
 	fs.StringVar(&f.forgeKind, "forge", "", "forge of the config repository for pull requests: gitea, github or gitlab (empty: proposing disabled)")
 	fs.StringVar(&f.forgeURL, "forge-url", "", "forge API root (default https://api.github.com or https://gitlab.com; required for gitea)")
 	fs.StringVar(&f.forgeRepo, "forge-repo", "", "repository on the forge: owner/name (GitLab: group/project)")
@@ -76,7 +82,13 @@ func (f *dashboardFlags) build(e *engine, src sourceFlags, cluster web.ClusterRe
 	if err != nil {
 		return nil, err
 	}
-	cfg := dashboard.Config{Board: e.board, Cluster: cluster, Auth: auth, Logger: log, Secure: f.secureCookies}
+	cfg := dashboard.Config{Board: e.board, Cluster: cluster, Auth: auth, Logger: log, Secure: f.secureCookies, IdleTimeout: f.idleTimeout}
+	if cfg.TrustedProxies, err = parsePrefixes(f.proxies); err != nil {
+		return nil, fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	if f.trustedHeader != "" && len(cfg.TrustedProxies) == 0 {
+		return nil, errors.New("--dashboard-trusted-header needs --trusted-proxies: without it anyone who reaches storeops could name any user in that header")
+	}
 	if f.sessionKey != "" {
 		if cfg.SessionKey, err = os.ReadFile(f.sessionKey); err != nil {
 			return nil, err
@@ -113,6 +125,32 @@ func (f *dashboardFlags) proposer(src sourceFlags, log *slog.Logger) (*proposals
 		return nil, err
 	}
 	return proposals.New(proposals.Config{Source: s, Forge: fg, Limits: src.limits, Logger: log, Author: gitsource.DefaultSignature})
+}
+
+// parsePrefixes reads comma-separated CIDRs; a bare address is its own
+// /32 or /128.
+func parsePrefixes(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if !strings.Contains(f, "/") {
+			a, err := netip.ParseAddr(f)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // loadTokens reads "user:token" lines; # starts a comment.

@@ -338,6 +338,10 @@ func TestRenderRefusesBadValues(t *testing.T) {
 	}{
 		"no git url": {map[string]any{"dashboard": map[string]any{"anonymousReads": true}}, "git.url is required"},
 		"no login":   {map[string]any{"git": map[string]any{"url": gitURL}}, "reading the dashboard and the status API requires a login"},
+		"trusted header without proxies": {map[string]any{"git": map[string]any{"url": gitURL}, "dashboard": map[string]any{"trustedHeader": "X-Forwarded-User"}},
+			"dashboard.trustedHeader needs dashboard.trustedProxies"},
+		"users on two replicas without a session key": {map[string]any{"git": map[string]any{"url": gitURL},
+			"secrets": map[string]any{"dashboard": map[string]any{"existingSecret": "d"}}}, "sessionKeyKey is required"},
 		"no login, no dashboard": {map[string]any{"git": map[string]any{"url": gitURL}, "dashboard": map[string]any{"enabled": false}},
 			"requires a login"},
 		"unknown key":     {map[string]any{"git": map[string]any{"url": gitURL}, "replicas": 3}, "replicas"},

@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/storeops/storeops/internal/giteatest"
 	"github.com/storeops/storeops/reconcile"
+	"github.com/storeops/storeops/web/dashboard"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -26,7 +27,7 @@ func TestDashboardProposesThroughGitea(t *testing.T) {
 	g := giteatest.Start(t)
 	clone := g.CreateRepo(t, "fleet", map[string]string{"stores.yaml": "# The fleet\nstores:\n  - name: e2e-gitea-a # the first store\n    type: woocommerce\n"})
 
-	hash, err := bcrypt.GenerateFromPassword([]byte("correct horse"), bcrypt.MinCost)
+	hash, err := bcrypt.GenerateFromPassword([]byte("correct horse"), dashboard.MinBcryptCost)
 	if err != nil {
 		t.Fatal(err)
 	}

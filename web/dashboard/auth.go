@@ -35,6 +35,11 @@ type identity struct {
 	session string
 	// seed is the value of the CSRF cookie.
 	seed string
+	// expiry is the session's; refresh, when set, is its cookie reissued
+	// (the idle clock reset), to last maxAge seconds.
+	expiry  time.Time
+	refresh string
+	maxAge  int
 }
 
 type identityKey struct{}
@@ -88,8 +93,12 @@ func checkUser(user string, hash []byte) error {
 	if !bytes.HasPrefix(hash, []byte("$2a$")) && !bytes.HasPrefix(hash, []byte("$2b$")) && !bytes.HasPrefix(hash, []byte("$2y$")) {
 		return fmt.Errorf("user %q: the hash is not bcrypt ($2a$, $2b$ or $2y$); make one with htpasswd -nB %s", user, user)
 	}
-	if _, err := bcrypt.Cost(hash); err != nil {
+	cost, err := bcrypt.Cost(hash)
+	if err != nil {
 		return fmt.Errorf("user %q: bad bcrypt hash: %w", user, err)
+	}
+	if cost < MinBcryptCost {
+		return fmt.Errorf("user %q: bcrypt cost %d is below %d (a cheap hash shows by its timing which user names exist); make one with htpasswd -nB -C %d %s", user, cost, MinBcryptCost, MinBcryptCost, user)
 	}
 	return nil
 }
@@ -135,12 +144,19 @@ func (d *dashboard) identify(next http.Handler) http.Handler {
 			d.fail(w, r, http.StatusUnauthorized, "The bearer token is not valid.")
 			return
 		}
-		if c, err := r.Cookie(csrfCookie); err == nil && validSeed(c.Value) {
-			id.seed = c.Value
+		if d.secure(r) {
+			w.Header().Set("Strict-Transport-Security", hstsHeader)
+		}
+		if v, ok := d.readCookie(r, csrfCookie); ok && validSeed(v) {
+			id.seed = v
 		}
 		if id.seed == "" && r.Method == http.MethodGet && id.Method != "token" {
 			id.seed = newNonce()
-			http.SetCookie(w, d.cookie(csrfCookie, id.seed, 0))
+			http.SetCookie(w, d.cookie(r, csrfCookie, id.seed, 0))
+		}
+		if id.refresh != "" {
+			// Activity resets the idle clock.
+			http.SetCookie(w, d.cookie(r, sessionCookie, id.refresh, id.maxAge))
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, id)))
 	})
@@ -150,7 +166,7 @@ func (d *dashboard) identify(next http.Handler) http.Handler {
 // configured, then a bearer token, then the session cookie. badToken is
 // true for a bearer token that matches no one.
 func (d *dashboard) authenticate(r *http.Request) (id identity, badToken bool) {
-	if h := d.cfg.Auth.TrustedHeader; h != "" {
+	if h := d.cfg.Auth.TrustedHeader; h != "" && d.fromTrustedProxy(r) {
 		if u := strings.TrimSpace(r.Header.Get(h)); u != "" && len(u) <= 256 && printable(u) {
 			id.User, id.Method = u, "header"
 		}
@@ -162,9 +178,14 @@ func (d *dashboard) authenticate(r *http.Request) (id identity, badToken bool) {
 		}
 		id.User, id.Method = user, "token"
 	}
-	if c, err := r.Cookie(sessionCookie); err == nil && id.User == "" {
-		if user, nonce, ok := d.openSession(c.Value, time.Now()); ok {
-			id.User, id.Method, id.session = user, "session", nonce
+	if v, ok := d.readCookie(r, sessionCookie); ok && id.User == "" {
+		now := time.Now()
+		if s, ok := d.openSession(v, now); ok {
+			id.User, id.Method, id.session, id.expiry = s.user, "session", s.nonce, s.expiry
+			if now.Sub(s.seen) >= seenEvery {
+				id.refresh = d.sealSession(s.user, s.expiry, s.nonce, now)
+				id.maxAge = int(s.expiry.Sub(now).Seconds())
+			}
 		}
 	}
 	return id, false
@@ -215,38 +236,51 @@ func (d *dashboard) needLogin(w http.ResponseWriter, r *http.Request) {
 	d.fail(w, r, http.StatusForbidden, "Log in to do this: proposing a change requires an authenticated user.")
 }
 
-// Sessions are "base64(user).expiry.nonce.base64(mac)", the MAC an
-// HMAC-SHA256 with the dashboard's key over everything before it.
+// Sessions are "base64(user).expiry.nonce.seen.base64(mac)", the MAC an
+// HMAC-SHA256 with the dashboard's key over everything before it; seen is
+// when the session was last used (its cookie is reissued as it is used),
+// for the idle timeout. A session logged out is revoked by its nonce.
+
+// session is an opened session cookie.
+type session struct {
+	user, nonce  string
+	expiry, seen time.Time
+}
 
 func (d *dashboard) newSession(user string, now time.Time) (value, nonce string) {
 	nonce = newNonce()
-	payload := base64.RawURLEncoding.EncodeToString([]byte(user)) + "." +
-		strconv.FormatInt(now.Add(SessionLifetime).Unix(), 10) + "." + nonce
-	return payload + "." + d.mac("session", payload), nonce
+	return d.sealSession(user, now.Add(SessionLifetime), nonce, now), nonce
 }
 
-func (d *dashboard) openSession(value string, now time.Time) (user, nonce string, ok bool) {
+func (d *dashboard) sealSession(user string, expiry time.Time, nonce string, seen time.Time) string {
+	payload := base64.RawURLEncoding.EncodeToString([]byte(user)) + "." +
+		strconv.FormatInt(expiry.Unix(), 10) + "." + nonce + "." + strconv.FormatInt(seen.Unix(), 10)
+	return payload + "." + d.mac("session", payload)
+}
+
+func (d *dashboard) openSession(value string, now time.Time) (session, bool) {
 	i := strings.LastIndexByte(value, '.')
 	if i < 0 || len(value) > 1024 {
-		return "", "", false
+		return session{}, false
 	}
 	payload, sum := value[:i], value[i+1:]
 	if !hmac.Equal([]byte(sum), []byte(d.mac("session", payload))) {
-		return "", "", false
+		return session{}, false
 	}
 	parts := strings.Split(payload, ".")
-	if len(parts) != 3 {
-		return "", "", false
+	if len(parts) != 4 {
+		return session{}, false
 	}
 	u, err := base64.RawURLEncoding.DecodeString(parts[0])
 	exp, err2 := strconv.ParseInt(parts[1], 10, 64)
-	if err != nil || err2 != nil || now.Unix() >= exp {
-		return "", "", false
+	seen, err3 := strconv.ParseInt(parts[3], 10, 64)
+	if err != nil || err2 != nil || err3 != nil || now.Unix() >= exp || now.Sub(time.Unix(seen, 0)) > d.cfg.IdleTimeout {
+		return session{}, false
 	}
-	if _, known := d.cfg.Auth.Users[string(u)]; !known {
-		return "", "", false
+	if _, known := d.cfg.Auth.Users[string(u)]; !known || d.revoked.revoked(parts[2]) {
+		return session{}, false
 	}
-	return string(u), parts[2], true
+	return session{user: string(u), nonce: parts[2], expiry: time.Unix(exp, 0), seen: time.Unix(seen, 0)}, true
 }
 
 // mac returns the base64 HMAC-SHA256 of purpose and msg under the key.
@@ -271,12 +305,13 @@ func validSeed(s string) bool {
 	return err == nil && len(b) == 24
 }
 
-// cookie returns a cookie of the dashboard; maxAge < 0 deletes it, 0
-// makes it last as long as the browser session.
-func (d *dashboard) cookie(name, value string, maxAge int) *http.Cookie {
+// cookie returns a cookie of the dashboard for the request's connection:
+// over TLS Secure and named __Host-<name>; maxAge < 0 deletes it, 0 makes
+// it last as long as the browser session.
+func (d *dashboard) cookie(r *http.Request, name, value string, maxAge int) *http.Cookie {
 	return &http.Cookie{
-		Name: name, Value: value, Path: "/", MaxAge: maxAge,
-		HttpOnly: true, Secure: d.cfg.Secure, SameSite: http.SameSiteStrictMode,
+		Name: d.cookieName(r, name), Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: d.secure(r), SameSite: http.SameSiteStrictMode,
 	}
 }
 
@@ -308,9 +343,16 @@ func (d *dashboard) login(w http.ResponseWriter, r *http.Request) {
 		d.fail(w, r, http.StatusNotFound, "No local users are configured; sign in through your proxy or use a token.")
 		return
 	}
-	if wait, ok := d.limiter.allow(clientAddr(r), time.Now()); !ok {
+	now := time.Now()
+	if wait, ok := d.limiter.allow(addressPrefix(d.clientIP(r)), now); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds()+1)))
-		page.Error = "Too many login attempts from your address; wait a minute and try again."
+		page.Error = "Too many login attempts from your network; wait a minute and try again."
+		d.render(w, r, http.StatusTooManyRequests, "login.html", &view{Title: "Log in", Data: page})
+		return
+	}
+	if wait, ok := d.users.allow("user\x00"+page.User, now); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds()+1)))
+		page.Error = "Too many login attempts for this user; wait a minute and try again."
 		d.render(w, r, http.StatusTooManyRequests, "login.html", &view{Title: "Log in", Data: page})
 		return
 	}
@@ -320,14 +362,14 @@ func (d *dashboard) login(w http.ResponseWriter, r *http.Request) {
 	}
 	pass := r.PostFormValue("password")
 	if err := bcrypt.CompareHashAndPassword(hash, []byte(pass)); err != nil || !known || len(pass) > 72 {
-		d.log.InfoContext(r.Context(), "dashboard login refused", "user", page.User, "remote", clientAddr(r))
+		d.log.InfoContext(r.Context(), "dashboard login refused", "user", page.User, "remote", d.clientIP(r))
 		page.Error = "Wrong user name or password."
 		d.render(w, r, http.StatusUnauthorized, "login.html", &view{Title: "Log in", Data: page})
 		return
 	}
 	value, _ := d.newSession(page.User, time.Now())
-	http.SetCookie(w, d.cookie(sessionCookie, value, int(SessionLifetime.Seconds())))
-	d.log.InfoContext(r.Context(), "dashboard login", "user", page.User, "remote", clientAddr(r))
+	http.SetCookie(w, d.cookie(r, sessionCookie, value, int(SessionLifetime.Seconds())))
+	d.log.InfoContext(r.Context(), "dashboard login", "user", page.User, "remote", d.clientIP(r))
 	http.Redirect(w, r, page.Next, http.StatusSeeOther)
 }
 
@@ -336,7 +378,12 @@ func (d *dashboard) logoutForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *dashboard) logout(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, d.cookie(sessionCookie, "", -1))
+	// The cookie is cleared, and the session refused from now on even if
+	// a copy of it is presented.
+	if id := identityOf(r.Context()); id.Method == "session" {
+		d.revoked.revoke(id.session, id.expiry, time.Now())
+	}
+	http.SetCookie(w, d.cookie(r, sessionCookie, "", -1))
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -188,9 +189,19 @@ func TestTrustedHeader(t *testing.T) {
 	if r := off.get("/new-store", "X-Forwarded-User: mallory"); r.status != http.StatusSeeOther {
 		t.Errorf("header without TrustedHeader: %d, want a redirect to login", r.status)
 	}
+	// Only from a trusted proxy: here the test's client is not one.
+	elsewhere := start(t, func(c *dashboard.Config) {
+		c.Auth.TrustedHeader = "X-Forwarded-User"
+		c.Auth.ReadRequiresAuth = true
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	})
+	if r := elsewhere.get("/new-store", "X-Forwarded-User: mallory"); r.status != http.StatusSeeOther {
+		t.Errorf("header from a client that is no trusted proxy: %d, want a redirect to login", r.status)
+	}
 	on := start(t, func(c *dashboard.Config) {
 		c.Auth.TrustedHeader = "X-Forwarded-User"
 		c.Auth.ReadRequiresAuth = true
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 	})
 	r := on.get("/new-store", "X-Forwarded-User: carol@example.com")
 	if r.status != http.StatusOK {

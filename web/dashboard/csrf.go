@@ -79,11 +79,15 @@ func clientAddr(r *http.Request) string {
 	return host
 }
 
-// Login rate: a burst of loginBurst attempts per client address, then one
-// every loginEvery.
+// Login rate: a burst of loginBurst attempts per user name, then one every
+// loginEvery; and a burst of prefixBurst per client address prefix (a /24
+// or /64, the real client's behind a trusted proxy), then one every
+// prefixEvery.
 const (
-	loginBurst = 5
-	loginEvery = 12 * time.Second
+	loginBurst  = 5
+	loginEvery  = 12 * time.Second
+	prefixBurst = 20
+	prefixEvery = 3 * time.Second
 	// maxLimited bounds the addresses the limiter remembers.
 	maxLimited = 10000
 )

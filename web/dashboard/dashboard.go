@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -63,6 +64,15 @@ type Config struct {
 	// same key (at least 32 bytes) so that a login holds across replicas
 	// and restarts; when empty, a random key is made at start.
 	SessionKey []byte
+	// TrustedProxies are the addresses of the proxies in front of
+	// storeops (an ingress controller). Only from them are
+	// X-Forwarded-For (the client address, for login rate limits and
+	// logs), X-Forwarded-Proto (TLS in front: Secure __Host- cookies and
+	// HSTS) and Auth.TrustedHeader believed.
+	TrustedProxies []netip.Prefix
+	// IdleTimeout ends a session unused this long; 0 means
+	// DefaultIdleTimeout.
+	IdleTimeout time.Duration
 }
 
 // Auth configures authentication. Proposing always requires an
@@ -92,7 +102,9 @@ type dashboard struct {
 	tokens  map[[32]byte]string
 	pages   map[string]*pageTemplate
 	static  *staticFiles
-	limiter *limiter
+	limiter *limiter // login attempts per client address prefix
+	users   *limiter // login attempts per user name
+	revoked revocations
 	streams chan struct{} // bounds the concurrent /events streams
 	// previews returns the plan previews of open pull requests (see
 	// Dashboard.SetPreviews); nil: none.
@@ -125,6 +137,12 @@ func New(cfg Config) (*Dashboard, error) {
 	if cfg.Auth.TrustedHeader != "" && http.CanonicalHeaderKey(cfg.Auth.TrustedHeader) == "Authorization" {
 		return nil, errors.New("dashboard: Auth.TrustedHeader cannot be Authorization")
 	}
+	if cfg.Auth.TrustedHeader != "" && len(cfg.TrustedProxies) == 0 {
+		return nil, errors.New("dashboard: Auth.TrustedHeader needs TrustedProxies: anyone who reaches storeops directly could set the header")
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
 	pages, err := parseTemplates()
 	if err != nil {
 		return nil, fmt.Errorf("dashboard: %w", err)
@@ -135,7 +153,8 @@ func New(cfg Config) (*Dashboard, error) {
 	}
 	d := &dashboard{
 		cfg: cfg, log: cfg.Logger, key: make([]byte, 32), tokens: tokens, pages: pages,
-		static: static, limiter: newLimiter(loginBurst, loginEvery), streams: make(chan struct{}, maxStreams),
+		static: static, limiter: newLimiter(prefixBurst, prefixEvery), users: newLimiter(loginBurst, loginEvery),
+		streams: make(chan struct{}, maxStreams),
 	}
 	switch {
 	case len(cfg.SessionKey) >= 32:

@@ -30,14 +30,14 @@ var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 // report; it must never reach a page unescaped.
 const xss = `<script>alert("owned")</script>`
 
-// Static users of the tests; hashes at the lowest cost to stay fast.
+// Static users of the tests; hashes at the lowest cost storeops accepts.
 const (
 	alicePassword = "correct horse battery staple"
 	apiToken      = "tok-0123456789abcdef0123456789"
 )
 
 var aliceHash = func() []byte {
-	h, err := bcrypt.GenerateFromPassword([]byte(alicePassword), bcrypt.MinCost)
+	h, err := bcrypt.GenerateFromPassword([]byte(alicePassword), dashboard.MinBcryptCost)
 	if err != nil {
 		panic(err)
 	}
