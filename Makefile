@@ -44,6 +44,17 @@ chromium:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
 	fi
 
+# test-real runs the real-container lane (test/real): a real node (kubelet,
+# containerd, runc, kube-proxy) beside the kwok nodes runs pods from images
+# the tests build. It needs root; Debian's containerd, runc, CNI plugins and
+# iptables are installed when missing, the kubelet is built once into .cache.
+# On a host that cannot run containers it says so and skips
+# (STOREOPS_REAL_NODE=required fails instead). `make test` never runs it.
+STOREOPS_REAL_NODE ?= 1
+.PHONY: test-real
+test-real: devcluster-bin devcluster-node-deps
+	STOREOPS_REAL_NODE=$(STOREOPS_REAL_NODE) $(GO) test -count=1 -timeout 20m -v ./test/real
+
 # unit runs only the tests that need no cluster.
 unit:
 	$(GO) test -short -count=1 ./...

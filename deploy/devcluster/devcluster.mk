@@ -12,6 +12,9 @@
 # times faster and FAILURE_PERCENT=N (-1: none) sets its share of failures.
 # NODES=N sets the number of fake nodes (default 1, 12 for bench);
 # KUBE_API_QPS=N the controller manager's and scheduler's client rate limit.
+# NODE=real adds a real node (kubelet, containerd, runc, kube-proxy; root) beside
+# the fake ones, installing Debian's containerd, runc, CNI plugins and iptables
+# with apt-get when missing; `make devcluster-down` stops it and cleans the host.
 
 DEVCLUSTER_STATE ?= $(CURDIR)/.run/devcluster
 DEVCLUSTER_KUBECONFIG := $(DEVCLUSTER_STATE)/kubeconfig
@@ -22,16 +25,27 @@ TIME_SCALE ?= 1
 FAILURE_PERCENT ?= 0
 NODES ?= 0
 KUBE_API_QPS ?= 0
+NODE ?=
 DEVCLUSTER := GO=$(GO) $(GO) run ./internal/devcluster/cmd/devcluster
 
-.PHONY: devcluster-bin devcluster-up devcluster-down
+.PHONY: devcluster-bin devcluster-up devcluster-down devcluster-node-deps
 
 devcluster-bin:
 	@$(DEVCLUSTER) bin -cache $(CACHE_DIR) >/dev/null
 
-devcluster-up:
-	@$(DEVCLUSTER) up -cache $(CACHE_DIR) -state $(DEVCLUSTER_STATE) -base-port $(DEVCLUSTER_BASE_PORT) $(if $(DEVCLUSTER_KEEP),-keep) \
+devcluster-up: $(if $(filter real,$(NODE)),devcluster-node-deps)
+	@$(DEVCLUSTER) up $(if $(filter real,$(NODE)),-real-node) -cache $(CACHE_DIR) -state $(DEVCLUSTER_STATE) -base-port $(DEVCLUSTER_BASE_PORT) $(if $(DEVCLUSTER_KEEP),-keep) \
 		-profile $(PROFILE) -time-scale $(TIME_SCALE) -failure-percent $(FAILURE_PERCENT) -nodes $(NODES) -kube-api-qps $(KUBE_API_QPS)
+
+# devcluster-node-deps installs what a real node runs besides the kubelet
+# (Debian's packages; root or sudo), as `make test` installs Chromium.
+devcluster-node-deps:
+	@if ! command -v containerd >/dev/null || ! command -v runc >/dev/null || ! command -v iptables >/dev/null \
+		|| [ ! -x /usr/lib/cni/bridge ]; then \
+		echo "installing containerd, runc, CNI plugins and iptables for the real node"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq containerd runc containernetworking-plugins iptables >/dev/null; \
+	fi
 
 devcluster-down:
 	@$(DEVCLUSTER) down -state $(DEVCLUSTER_STATE)

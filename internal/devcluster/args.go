@@ -54,6 +54,14 @@ func apiserverArgs(dir string, p ports, o Options) []string {
 		"--profiling=false",
 		"--v=0",
 	}
+	if o.RealNode {
+		// The real node's kubelet serves logs and exec on its InternalIP
+		// and authorises the API server by this client certificate.
+		args = append(args,
+			"--kubelet-client-certificate="+pki(kubeletClientCertFile),
+			"--kubelet-client-key="+pki(kubeletClientKeyFile),
+			"--kubelet-preferred-address-types=InternalIP")
+	}
 	if o.Profile == Bench {
 		// Without priority and fairness these cap the requests served at
 		// once (defaults 400 and 200); a fleet of stores needs more.

@@ -17,6 +17,7 @@ package devcluster
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -87,6 +88,17 @@ type Options struct {
 	// for the controller manager and the scheduler's default, 1000 for both
 	// under Bench.
 	KubeAPIQPS int
+
+	// RealNode adds a real node beside the fake ones: a kubelet with
+	// containerd and runc (RealNodeName, tainted RealNodeTaint, labelled
+	// RealNodeLabel), kube-proxy, and hostPath volumes of
+	// RealStorageClass. It needs root and Debian's containerd, runc,
+	// containernetworking-plugins and iptables (CheckRealNodeHost), and
+	// the binaries of BuildNode in NodeBinDir.
+	RealNode bool
+	// NodeBinDir holds kubelet, kube-proxy and the pause image (see
+	// BuildNode); only read with RealNode.
+	NodeBinDir string
 }
 
 // WithDefaults returns o with the profile's defaults filled in (Start
@@ -163,16 +175,22 @@ func (c *Cluster) Version() string { return c.version }
 // Stop stops the processes this Cluster started (SIGTERM, then SIGKILL)
 // and removes a temporary state directory.
 func (c *Cluster) Stop() error {
+	var errs []error
+	if c.opts.RealNode {
+		if err := teardownRealNode(c.stateDir, os.Stderr); err != nil {
+			errs = append(errs, fmt.Errorf("real node: %w", err))
+		}
+	}
 	for i := len(c.procs) - 1; i >= 0; i-- {
 		c.procs[i].stop(10 * time.Second)
 	}
 	if len(c.procs) > 0 {
 		_ = os.Remove(filepath.Join(c.stateDir, pidFile))
 	}
-	if c.removeDir {
-		return os.RemoveAll(c.stateDir)
+	if c.removeDir && len(errs) == 0 {
+		errs = append(errs, os.RemoveAll(c.stateDir))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Restart stops one process of the cluster (etcd, kube-apiserver,
@@ -214,6 +232,10 @@ func removeStaleTempDirs() {
 		case err == nil && len(Running(dir)) == 0 && time.Since(fi.ModTime()) > time.Minute:
 		case err != nil && os.IsNotExist(err) && olderThan(dir, time.Hour):
 		default:
+			continue
+		}
+		// A real node of a killed program left mounts and host state.
+		if teardownRealNode(dir, io.Discard) != nil {
 			continue
 		}
 		_ = os.RemoveAll(dir)
@@ -308,6 +330,12 @@ func start(ctx context.Context, o Options) (_ *Cluster, err error) {
 	if running := Running(c.stateDir); len(running) > 0 {
 		return nil, fmt.Errorf("a cluster already runs from %s: %v (stop it with `make devcluster-down`)", c.stateDir, running)
 	}
+	if !c.removeDir {
+		// What a real node of an earlier run left (a killed launcher).
+		if err := teardownRealNode(c.stateDir, log); err != nil {
+			return nil, fmt.Errorf("clean up the last real node of %s: %w", c.stateDir, err)
+		}
+	}
 	if !o.Keep && !c.removeDir {
 		if err := os.RemoveAll(c.stateDir); err != nil {
 			return nil, err
@@ -332,6 +360,14 @@ func start(ctx context.Context, o Options) (_ *Cluster, err error) {
 	if err := os.WriteFile(filepath.Join(c.stateDir, profileFile), []byte(describe(o)+"\n"), 0o644); err != nil {
 		return nil, err
 	}
+	if o.RealNode {
+		if err := CheckRealNodeHost(); err != nil {
+			return nil, err
+		}
+		if err := ensureKubeletClientCert(c.stateDir); err != nil {
+			return nil, fmt.Errorf("write certificates: %w", err)
+		}
+	}
 	server := "https://127.0.0.1:" + strconv.Itoa(p.apiserver)
 	for _, user := range tokenUsers {
 		if err := writeKubeconfig(c.stateDir, user, server, tokens[user]); err != nil {
@@ -347,13 +383,16 @@ func start(ctx context.Context, o Options) (_ *Cluster, err error) {
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	began := time.Now()
-	start := func(name string, args ...string) (*process, error) {
-		proc, err := startProcess(name, filepath.Join(binDir, name), args, filepath.Join(c.stateDir, "logs"), o.Detach)
+	startBin := func(name, bin string, args ...string) (*process, error) {
+		proc, err := startProcess(name, bin, args, filepath.Join(c.stateDir, "logs"), o.Detach)
 		if err != nil {
 			return nil, err
 		}
 		c.procs = append(c.procs, proc)
 		return proc, writePIDs(c.stateDir, c.procs)
+	}
+	start := func(name string, args ...string) (*process, error) {
+		return startBin(name, filepath.Join(binDir, name), args...)
 	}
 	fmt.Fprintf(log, "devcluster: starting in %s (%s)\n", c.stateDir, describe(o))
 	etcd, err := start("etcd", etcdArgs(c.stateDir, p)...)
@@ -396,6 +435,11 @@ func start(ctx context.Context, o Options) (_ *Cluster, err error) {
 			return nil, err
 		}
 	}
+	if o.RealNode {
+		if err := c.startRealNode(ctx, o, client, o.BasePort, log, startBin); err != nil {
+			return nil, fmt.Errorf("real node: %w", err)
+		}
+	}
 	fmt.Fprintf(log, "devcluster: %s ready after %s, kubeconfig %s\n", c.version, time.Since(began).Round(100*time.Millisecond), c.kubeconfig)
 	return c, nil
 }
@@ -417,6 +461,9 @@ func describe(o Options) string {
 	}
 	if o.KubeAPIQPS > 0 {
 		s += fmt.Sprintf(", controllers' QPS %d", o.KubeAPIQPS)
+	}
+	if o.RealNode {
+		s += ", real node " + RealNodeName
 	}
 	return s
 }

@@ -153,6 +153,9 @@ func StopState(stateDir string, grace time.Duration) error {
 	if err != nil {
 		return err
 	}
+	if err := teardownRealNode(stateDir, os.Stderr); err != nil {
+		return fmt.Errorf("real node: %w", err)
+	}
 	// Stop in reverse start order: kwok and the controllers before the
 	// API server, etcd last.
 	for i := len(recs) - 1; i >= 0; i-- {

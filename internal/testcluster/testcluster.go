@@ -67,6 +67,9 @@ type Cluster struct {
 	// Nodes are the names of the fake nodes; nil for a cluster named by
 	// $KUBECONFIG.
 	Nodes []string
+	// RealNode says whether the cluster has a real node
+	// (devcluster.RealNodeName, see WithRealNode).
+	RealNode bool
 	// StateDir holds the local control plane's data and logs
 	// (StateDir/logs/<component>.log); empty for a cluster named by
 	// $KUBECONFIG.
@@ -138,6 +141,32 @@ func WithNodes(n int) Option {
 // the scheduler.
 func WithKubeAPIQPS(qps int) Option {
 	return func(o *devcluster.Options) { o.KubeAPIQPS = qps }
+}
+
+// WithRealNode adds a real node (devcluster.RealNodeName: a kubelet with
+// containerd and runc, kube-proxy, hostPath volumes of
+// devcluster.RealStorageClass) beside the fake ones. Only pods that
+// tolerate devcluster.RealNodeTaint and select devcluster.RealNodeLabel
+// run there. It needs root and Debian's containerd, runc,
+// containernetworking-plugins and iptables (devcluster.CheckRealNodeHost);
+// the first start builds the kubelet (a few minutes).
+func WithRealNode() Option {
+	return func(o *devcluster.Options) { o.RealNode = true }
+}
+
+// ImportImage imports an OCI image archive (devcluster.WriteOCIArchive)
+// into the real node's containerd; pods run it with imagePullPolicy
+// Never. It skips the test when the cluster has no real node of its own.
+func (c *Cluster) ImportImage(t testing.TB, archive string) {
+	t.Helper()
+	if c.dc == nil || !c.RealNode {
+		t.Skip("importing an image needs a local control plane with a real node (testcluster.WithRealNode)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := c.dc.ImportImage(ctx, archive); err != nil {
+		t.Fatalf("import %s: %v", archive, err)
+	}
 }
 
 // started is a local control plane started for a set of options.
@@ -251,7 +280,7 @@ func key(o devcluster.Options) string {
 	if d, err := o.WithDefaults(); err == nil {
 		o = d
 	}
-	return fmt.Sprintf("profile=%s scale=%g failures=%d/%t nodes=%d qps=%d", o.Profile, o.TimeScale, o.FailurePercent, o.NoFailures, o.Nodes, o.KubeAPIQPS)
+	return fmt.Sprintf("profile=%s scale=%g failures=%d/%t nodes=%d qps=%d real=%t", o.Profile, o.TimeScale, o.FailurePercent, o.NoFailures, o.Nodes, o.KubeAPIQPS, o.RealNode)
 }
 
 // start builds the binaries if needed and starts a cluster in a temporary
@@ -268,16 +297,25 @@ func start(opts []Option) (*Cluster, *devcluster.Cluster, error) {
 	ctx := context.Background()
 	// The build (minutes, once per pinned version) reports on stderr so
 	// that a first run does not look hung.
-	binDir, err := devcluster.Build(ctx, devcluster.BuildOptions{
+	build := devcluster.BuildOptions{
 		ModuleDir: filepath.Join(root, devcluster.ToolsModule),
 		CacheDir:  cacheDir,
 		Go:        os.Getenv("GO"),
 		Log:       os.Stderr,
-	})
+	}
+	binDir, err := devcluster.Build(ctx, build)
 	if err != nil {
 		return nil, nil, fmt.Errorf("build the local control plane: %w", err)
 	}
 	o := options(opts)
+	if o.RealNode {
+		if err := devcluster.CheckRealNodeHost(); err != nil {
+			return nil, nil, err
+		}
+		if o.NodeBinDir, err = devcluster.BuildNode(ctx, build); err != nil {
+			return nil, nil, fmt.Errorf("build the real node: %w", err)
+		}
+	}
 	o.BinDir, o.Timeout = binDir, 5*time.Minute
 	var log bytes.Buffer
 	o.Log = &log
@@ -298,6 +336,7 @@ func start(opts []Option) (*Cluster, *devcluster.Cluster, error) {
 	return &Cluster{
 		Kubeconfig: dc.Kubeconfig(), Config: dc.RESTConfig(), Client: client,
 		Profile: dc.Profile(), TimeScale: dc.TimeScale(), Nodes: dc.Nodes(), StateDir: dc.StateDir(), dc: dc,
+		RealNode: o.RealNode,
 	}, dc, nil
 }
 

@@ -4,7 +4,7 @@
 //
 //	devcluster bin  [-cache DIR]                       build the pinned binaries if needed
 //	devcluster up   [-cache DIR] [-state DIR] [-keep] [-profile instant|realistic|bench]
-//	                [-time-scale F] [-failure-percent N] [-nodes N] [-kube-api-qps N]
+//	                [-time-scale F] [-failure-percent N] [-nodes N] [-kube-api-qps N] [-real-node]
 //	                                                   start in the background, write a kubeconfig
 //	devcluster down [-state DIR]                       stop what up started
 package main
@@ -47,6 +47,7 @@ func run(args []string) error {
 	failures := fs.Int("failure-percent", 0, fmt.Sprintf("realistic profile: percent of pulls, starts, Ready pods and Job runs that fail (0: %d, -1: none)", devcluster.DefaultFailurePercent))
 	nodes := fs.Int("nodes", 0, "number of fake nodes (0: 1, or 12 for bench)")
 	qps := fs.Int("kube-api-qps", 0, "client rate limit of the controller manager and the scheduler (0: the profile's)")
+	realNode := fs.Bool("real-node", false, "add a real node: kubelet, containerd, runc, kube-proxy (root; see deploy/devcluster/README.md)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -78,7 +79,17 @@ func run(args []string) error {
 		if err != nil {
 			return err
 		}
+		var nodeBinDir string
+		if *realNode {
+			if err := devcluster.CheckRealNodeHost(); err != nil {
+				return err
+			}
+			if nodeBinDir, err = devcluster.BuildNode(ctx, build); err != nil {
+				return err
+			}
+		}
 		c, err := devcluster.Start(ctx, devcluster.Options{
+			RealNode: *realNode, NodeBinDir: nodeBinDir,
 			BinDir: binDir, StateDir: *state, Keep: *keep, BasePort: *basePort,
 			Detach: true, Timeout: *timeout, Log: os.Stderr,
 			Profile: p, TimeScale: *timeScale, FailurePercent: *failures, Nodes: *nodes, KubeAPIQPS: *qps,
@@ -88,6 +99,13 @@ func run(args []string) error {
 		}
 		fmt.Printf("devcluster %s is up: %s (logs in %s).\n", c.Version(), devcluster.ReadProfile(c.StateDir()), filepath.Join(c.StateDir(), "logs"))
 		printUsage(c.StateDir())
+		return nil
+	case "import":
+		for _, archive := range fs.Args() {
+			if err := devcluster.ImportImage(ctx, *state, archive); err != nil {
+				return err
+			}
+		}
 		return nil
 	case "down":
 		if err := devcluster.StopState(*state, 15*time.Second); err != nil {
@@ -111,7 +129,14 @@ func printUsage(stateDir string) {
   kubectl get nodes         # any kubectl works, if you have one
   make devcluster-down      # stop it
 
-No container runs: kwok plays the kubelet and moves pods through their lives
-as the profile says (instant: Ready at once; realistic: delays and failures).
+No container runs on the kwok nodes: kwok plays the kubelet and moves pods
+through their lives as the profile says (instant: Ready at once; realistic:
+delays and failures).
 `, kubeconfig)
+	if strings.Contains(devcluster.ReadProfile(stateDir), "real node") {
+		fmt.Printf(`Containers do run on the real node %s: pods that tolerate the taint
+%s=true:NoSchedule and select the label %s=true.
+Images: devcluster import -state %s IMAGE.oci.tar (imagePullPolicy: Never).
+`, devcluster.RealNodeName, devcluster.RealNodeTaint, devcluster.RealNodeLabel, stateDir)
+	}
 }

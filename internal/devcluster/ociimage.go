@@ -1,0 +1,175 @@
+package devcluster
+
+import (
+	"archive/tar"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path"
+	"sort"
+	"strings"
+	"time"
+)
+
+// ImageFile is one file of an image built by WriteOCIArchive.
+type ImageFile struct {
+	Path string // absolute path in the image, e.g. /server
+	Mode int64  // permission bits, e.g. 0o755
+	Data []byte
+}
+
+// ImageConfig is the part of an OCI image configuration WriteOCIArchive
+// writes.
+type ImageConfig struct {
+	Entrypoint []string
+	Cmd        []string
+	Env        []string
+	User       string
+	WorkingDir string
+}
+
+// WriteOCIArchive writes an OCI image archive (oci-layout, index.json,
+// blobs) of a single uncompressed layer with files to path, named ref (a
+// full reference such as storeops.local/pause:1), for linux/amd64. It is
+// what `ctr images import` takes. No container engine is involved, and the
+// same inputs give the same bytes.
+func WriteOCIArchive(dest, ref string, files []ImageFile, cfg ImageConfig) error {
+	layer, err := layerTar(files)
+	if err != nil {
+		return err
+	}
+	layerDigest := digest(layer)
+	config := map[string]any{
+		"architecture": "amd64",
+		"os":           "linux",
+		"created":      time.Unix(0, 0).UTC().Format(time.RFC3339),
+		"config": map[string]any{
+			"Entrypoint": cfg.Entrypoint,
+			"Cmd":        cfg.Cmd,
+			"Env":        cfg.Env,
+			"User":       cfg.User,
+			"WorkingDir": cfg.WorkingDir,
+		},
+		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{layerDigest}},
+	}
+	configJSON, err := json.Marshal(config)
+	if err != nil {
+		return err
+	}
+	manifest := map[string]any{
+		"schemaVersion": 2,
+		"mediaType":     "application/vnd.oci.image.manifest.v1+json",
+		"config":        descriptor("application/vnd.oci.image.config.v1+json", configJSON),
+		"layers":        []any{descriptor("application/vnd.oci.image.layer.v1.tar", layer)},
+	}
+	manifestJSON, err := json.Marshal(manifest)
+	if err != nil {
+		return err
+	}
+	md := descriptor("application/vnd.oci.image.manifest.v1+json", manifestJSON)
+	tag := ref[strings.LastIndex(ref, ":")+1:]
+	md["annotations"] = map[string]string{
+		"io.containerd.image.name":          ref,
+		"org.opencontainers.image.ref.name": tag,
+	}
+	md["platform"] = map[string]string{"architecture": "amd64", "os": "linux"}
+	index, err := json.Marshal(map[string]any{
+		"schemaVersion": 2,
+		"mediaType":     "application/vnd.oci.image.index.v1+json",
+		"manifests":     []any{md},
+	})
+	if err != nil {
+		return err
+	}
+	var out bytes.Buffer
+	tw := tar.NewWriter(&out)
+	add := func(name string, data []byte) error {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg, ModTime: time.Unix(0, 0)}); err != nil {
+			return err
+		}
+		_, err := tw.Write(data)
+		return err
+	}
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{
+		{"oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`)},
+		{"index.json", index},
+		{blobPath(configJSON), configJSON},
+		{blobPath(manifestJSON), manifestJSON},
+		{blobPath(layer), layer},
+	} {
+		if err := add(f.name, f.data); err != nil {
+			return err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	tmp := dest + ".tmp"
+	if err := os.WriteFile(tmp, out.Bytes(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dest)
+}
+
+func digest(b []byte) string {
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+func blobPath(b []byte) string {
+	return "blobs/sha256/" + strings.TrimPrefix(digest(b), "sha256:")
+}
+
+func descriptor(mediaType string, b []byte) map[string]any {
+	return map[string]any{"mediaType": mediaType, "digest": digest(b), "size": len(b)}
+}
+
+// layerTar is a tar of files with their parent directories.
+func layerTar(files []ImageFile) ([]byte, error) {
+	dirs := map[string]bool{}
+	for _, f := range files {
+		if !path.IsAbs(f.Path) {
+			return nil, fmt.Errorf("image file %q: path must be absolute", f.Path)
+		}
+		for d := path.Dir(f.Path); d != "/"; d = path.Dir(d) {
+			dirs[strings.TrimPrefix(d, "/")+"/"] = true
+		}
+	}
+	names := make([]string, 0, len(dirs))
+	for d := range dirs {
+		names = append(names, d)
+	}
+	sort.Strings(names)
+	sorted := append([]ImageFile(nil), files...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Path < sorted[j].Path })
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	epoch := time.Unix(0, 0)
+	for _, d := range names {
+		if err := tw.WriteHeader(&tar.Header{Name: d, Mode: 0o755, Typeflag: tar.TypeDir, ModTime: epoch}); err != nil {
+			return nil, err
+		}
+	}
+	for _, f := range sorted {
+		mode := f.Mode
+		if mode == 0 {
+			mode = 0o644
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: strings.TrimPrefix(f.Path, "/"), Mode: mode, Size: int64(len(f.Data)), Typeflag: tar.TypeReg, ModTime: epoch}); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(f.Data); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
