@@ -465,6 +465,9 @@ func teardownRealNode(stateDir string, log io.Writer) error {
 	if out, err := exec.Command("ip", "link", "del", realBridge).CombinedOutput(); err != nil && !strings.Contains(string(out), "Cannot find device") {
 		errs = append(errs, fmt.Errorf("ip link del %s: %v: %s", realBridge, err, out))
 	}
+	// Containers whose shim died (a killed run) still run in the node's
+	// cgroups: kill exactly those.
+	killCgroupProcs(filepath.Join("/sys/fs/cgroup/pids", realCgroup))
 	hierarchies, _ := filepath.Glob("/sys/fs/cgroup/*/" + realCgroup)
 	for _, h := range hierarchies {
 		if err := removeCgroup(h); err != nil {
@@ -680,6 +683,33 @@ func unescapeMount(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
+}
+
+// killCgroupProcs kills every process in the cgroup tree dir and waits
+// (up to 5 s) until they are gone.
+func killCgroupProcs(dir string) {
+	for i := 0; i < 50; i++ {
+		var pids []int
+		_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() || d.Name() != "cgroup.procs" {
+				return nil
+			}
+			b, _ := os.ReadFile(p)
+			for _, f := range strings.Fields(string(b)) {
+				if pid, err := strconv.Atoi(f); err == nil && pid > 1 {
+					pids = append(pids, pid)
+				}
+			}
+			return nil
+		})
+		if len(pids) == 0 {
+			return
+		}
+		for _, pid := range pids {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // removeCgroup removes a cgroup directory and its children, deepest first.
