@@ -32,6 +32,7 @@ type dashboardFlags struct {
 	sessionKey    string
 	proxies       string
 	idleTimeout   time.Duration
+	pushTokenFile string
 
 	forgeKind, forgeURL, forgeRepo, forgeTokenFile string
 }
@@ -51,6 +52,7 @@ func (f *dashboardFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.forgeURL, "forge-url", "", "forge API root (default https://api.github.com or https://gitlab.com; required for gitea)")
 	fs.StringVar(&f.forgeRepo, "forge-repo", "", "repository on the forge: owner/name (GitLab: group/project)")
 	fs.StringVar(&f.forgeTokenFile, "forge-token-file", "", "file holding the forge API token (or $"+forge.EnvToken+")")
+	fs.StringVar(&f.pushTokenFile, "git-push-token-file", "", "file holding the HTTPS token the dashboard's proposals push their branches with, so that --git-token-file can be read-only (default: the fetch credentials, which must then allow pushing)")
 }
 
 // build makes the dashboard, or nil when it is turned off.
@@ -118,13 +120,31 @@ func (f *dashboardFlags) proposer(src sourceFlags, log *slog.Logger) (*proposals
 		return nil, err
 	}
 	// A Source of its own: Fetch remembers the last revision per Source.
-	own := src
-	own.cacheDir = ""
+	own := f.pushSource(src)
 	s, err := own.source(log.With("component", "proposals"))
 	if err != nil {
 		return nil, err
 	}
 	return proposals.New(proposals.Config{Source: s, Forge: fg, Limits: src.limits, Logger: log, Author: gitsource.DefaultSignature})
+}
+
+// pushSource is the Git source the proposer fetches and pushes with: the
+// sync's, with --git-push-token-file's token instead of the fetch
+// credentials when it is given (never the fetch token's environment
+// variables then).
+func (f *dashboardFlags) pushSource(src sourceFlags) sourceFlags {
+	own := src
+	own.cacheDir = ""
+	if f.pushTokenFile != "" {
+		own.auth = gitsource.AuthFiles{Username: src.auth.Username, TokenFile: f.pushTokenFile}
+		own.getenv = func(k string) string {
+			if k == gitsource.EnvToken || k == gitsource.EnvPassword || k == gitsource.EnvSSHKeyPassphrase {
+				return ""
+			}
+			return os.Getenv(k)
+		}
+	}
+	return own
 }
 
 // parsePrefixes reads comma-separated CIDRs; a bare address is its own

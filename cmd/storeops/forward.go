@@ -67,6 +67,7 @@ func (d *daemon) watchSyncRequests(ctx context.Context) {
 		if !ok {
 			return
 		}
+		d.noteConfirmation(l)
 		v := l.Annotations[annotationSyncRequested]
 		if v == "" || v == seen {
 			return

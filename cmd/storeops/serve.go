@@ -129,6 +129,7 @@ type daemon struct {
 	wake       *reconcile.Signal // a sync is wanted
 	reason     atomic.Pointer[string]
 	leading    atomic.Pointer[context.Context] // set while leading; cancelled on loss
+	confirmed  atomic.Pointer[string]          // revision confirmed with storeops confirm-deletions
 	ready      atomic.Bool
 	retryMu    sync.Mutex
 	retry      *time.Timer
@@ -381,7 +382,7 @@ func (d *daemon) syncOnce(ctx context.Context, trigger string) {
 	d.statusPicked(d.last.snap.Revision)
 	rec, err := d.rec.Sync(syncCtx, reconcile.SyncInput{
 		Config: d.last.cfg, Revision: d.last.snap.Revision, Trigger: trigger,
-		ConfirmDeletions: confirmsDeletions(d.last.snap, d.cfg.engine.confirm), Held: held,
+		ConfirmDeletions: confirmsDeletions(d.last.snap, d.cfg.engine.confirm) || confirmsDeletions(d.last.snap, d.confirmedRevision()), Held: held,
 	})
 	d.afterSync(rec)
 	if rec.Summary[string(reconcile.ActUnlock)] > 0 {

@@ -22,6 +22,9 @@ type sourceFlags struct {
 	timeout                     time.Duration
 	auth                        gitsource.AuthFiles
 	limits                      render.Limits
+	// getenv, when set, replaces os.Getenv for the credentials'
+	// environment variables.
+	getenv func(string) string
 }
 
 func (f *sourceFlags) register(fs *flag.FlagSet, urlFlag string) {
@@ -59,7 +62,7 @@ func (f *sourceFlags) source(log *slog.Logger) (*gitsource.Source, error) {
 		}
 		u = "file://" + abs
 	}
-	auth, err := gitsource.AuthFromEnvAndFiles(f.auth, nil)
+	auth, err := gitsource.AuthFromEnvAndFiles(f.auth, f.getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -103,20 +106,14 @@ func fetchRevision(ctx context.Context, src *gitsource.Source, limits render.Lim
 	return revision{snap: snap, cfg: cfg}, err
 }
 
-// confirmsDeletions reports whether the commit's message carries the
-// trailer "Storeops-Confirm-Deletions: yes", or its revision is the one
-// confirmed on the command line.
+// confirmsDeletions reports whether snap's revision is the one confirmed
+// (7 or more hex digits of it) from outside the repository: on the
+// command line or with storeops confirm-deletions. Nothing in the commit
+// itself confirms anything: whoever writes a destructive commit must not
+// be the one who confirms it.
 func confirmsDeletions(snap gitsource.Snapshot, confirmed string) bool {
-	if confirmed != "" && len(confirmed) >= 7 && strings.HasPrefix(snap.Revision, confirmed) {
-		return true
-	}
-	for _, line := range strings.Split(snap.Message, "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if ok && strings.EqualFold(strings.TrimSpace(k), "Storeops-Confirm-Deletions") && strings.EqualFold(strings.TrimSpace(v), "yes") {
-			return true
-		}
-	}
-	return false
+	confirmed = strings.ToLower(confirmed)
+	return confirmableRevision.MatchString(confirmed) && strings.HasPrefix(strings.ToLower(snap.Revision), confirmed)
 }
 
 func short(rev string) string {

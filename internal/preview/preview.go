@@ -259,8 +259,9 @@ func Body(snap gitsource.Snapshot, pv Preview, actions []reconcile.Action) strin
 		b.WriteString("```\n")
 	case pv.Refused != "":
 		b.WriteString("```diff\n- REFUSED by the mass-deletion guard: " + pv.Refused + "\n```\n\n")
-		b.WriteString("Merged as it is, this changes nothing: storeops refuses the whole revision. To go ahead, " +
-			"put the trailer `Storeops-Confirm-Deletions: yes` in the message of the commit that removes the stores.\n")
+		b.WriteString("Merged as it is, this changes nothing: storeops refuses the whole revision. To go ahead once it is merged, " +
+			"an operator confirms that revision from outside the repository: `storeops confirm-deletions <revision>`. " +
+			"Nothing in the commit can confirm it.\n")
 	case len(actions) == 0:
 		b.WriteString("No changes: the cluster already matches this `stores.yaml`.\n")
 	default:

@@ -107,7 +107,7 @@ func TestPreviewOnGitea(t *testing.T) {
 	}
 	empty := comments(t, g, prs["empty"])
 	if len(empty) != 1 || !strings.Contains(empty[0].Body, "- REFUSED by the mass-deletion guard: refusing to delete 2 of 2 stores (a, b)") ||
-		!strings.Contains(empty[0].Body, "Storeops-Confirm-Deletions: yes") {
+		!strings.Contains(empty[0].Body, "storeops confirm-deletions <revision>") {
 		t.Fatalf("empty comments: %+v", empty)
 	}
 	if docs := comments(t, g, prs["docs"]); len(docs) != 0 {
