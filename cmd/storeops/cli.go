@@ -13,9 +13,9 @@ import (
 // Exit codes shared by the commands.
 const (
 	exitOK      = 0
-	exitFailed  = 1 // invalid input, failed operation
-	exitUsage   = 2 // bad command line
-	exitChanges = 2 // plan: there are changes
+	exitFailed  = 1  // invalid input, failed operation
+	exitUsage   = 64 // bad command line (sysexits' EX_USAGE): never 2, which plan means "changes"
+	exitChanges = 2  // plan: there are changes
 )
 
 type command struct {
@@ -26,6 +26,7 @@ type command struct {
 var commands = map[string]command{
 	"adopt":    {"hand existing store namespaces over to this instance", runAdopt},
 	"plan":     {"print what a sync would change, with diffs", runPlan},
+	"schema":   {"print the JSON Schema of stores.yaml, for editors", runSchema},
 	"serve":    {"run the reconciler, status API, dashboard and webhooks", runServe},
 	"sync":     {"apply one sync (--once) and wait for the stores", runSync},
 	"validate": {"check a stores.yaml file and list its stores", runValidate},
@@ -63,17 +64,25 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nRun 'storeops <command> -h' for the flags of a command.")
 }
 
-// parseFlags parses a command's flags. When ok is false the command ends
-// with code: 0 after -h, exitUsage after a bad flag (already reported).
+// parseFlags parses a command's flags, then sets those not given from
+// their environment variables (see flagEnv). When ok is false the command
+// ends with code: 0 after -h, exitUsage after a bad flag (already
+// reported).
 func parseFlags(fs *flag.FlagSet, args []string) (code int, ok bool) {
+	withExamples(fs)
 	err := fs.Parse(args)
 	switch {
 	case err == nil:
-		return exitOK, true
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK, false
+	default:
+		return exitUsage, false
 	}
-	return exitUsage, false
+	if err := applyEnv(fs, lookupEnv); err != nil {
+		fmt.Fprintf(fs.Output(), "storeops %s: %v\n", fs.Name(), err)
+		return exitUsage, false
+	}
+	return exitOK, true
 }
 
 // oneOf checks a flag value against its allowed values.

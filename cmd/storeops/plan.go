@@ -23,6 +23,8 @@ type oneShotFlags struct {
 	output  string
 	timeout time.Duration
 	verbose bool
+	// logLevel ("": warn, info with -v) and logFormat, as serve's.
+	logLevel, logFormat string
 }
 
 func (f *oneShotFlags) register(fs *flag.FlagSet) {
@@ -30,7 +32,9 @@ func (f *oneShotFlags) register(fs *flag.FlagSet) {
 	f.engine.register(fs)
 	fs.StringVar(&f.file, "f", "", "read stores.yaml from this file instead of a repository")
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Minute, "give up after this long")
-	fs.BoolVar(&f.verbose, "v", false, "log what is done")
+	fs.BoolVar(&f.verbose, "v", false, "log what is done (--log-level info)")
+	fs.StringVar(&f.logLevel, "log-level", "", "debug, info, warn or error (default warn, info with -v)")
+	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
 }
 
 // load reads stores.yaml from -f or from the repository.
@@ -49,12 +53,16 @@ func (f *oneShotFlags) load(ctx context.Context, log *slog.Logger) (revision, er
 	return fetchRevision(ctx, src, f.source.limits)
 }
 
-func (f *oneShotFlags) logger(stderr io.Writer) *slog.Logger {
-	level := slog.LevelWarn
-	if f.verbose {
-		level = slog.LevelInfo
+func (f *oneShotFlags) logger(stderr io.Writer) (*slog.Logger, error) {
+	level := f.logLevel
+	switch {
+	case level != "":
+	case f.verbose:
+		level = "info"
+	default:
+		level = "warn"
 	}
-	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	return newLogger(stderr, level, f.logFormat)
 }
 
 // actionJSON is one action in `plan -o json`.
@@ -90,7 +98,11 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	log := f.logger(stderr)
+	log, err := f.logger(stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "storeops plan:", err)
+		return exitUsage
+	}
 	actions, rev, err := f.plan(ctx, log)
 	out := planJSON{Revision: rev.snap.Revision, Actions: []actionJSON{}}
 	var guard *reconcile.MassDeletionError
@@ -202,7 +214,11 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	log := f.logger(stderr)
+	log, err := f.logger(stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "storeops sync:", err)
+		return exitUsage
+	}
 	rev, err := f.load(ctx, log)
 	if err != nil {
 		for _, e := range render.Errors(err) {

@@ -22,6 +22,7 @@ import (
 	"github.com/storeops/storeops/reconcile"
 	"github.com/storeops/storeops/render"
 	"github.com/storeops/storeops/web"
+	"k8s.io/klog/v2"
 )
 
 // EnvWebhookSecret holds the deprecated shared webhook secret when no
@@ -108,13 +109,19 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 		return nil, fmt.Errorf("-log-level: %w", err)
 	}
 	opts := &slog.HandlerOptions{Level: l}
+	var log *slog.Logger
 	switch format {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		log = slog.New(slog.NewTextHandler(w, opts))
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		log = slog.New(slog.NewJSONHandler(w, opts))
+	default:
+		return nil, fmt.Errorf("-log-format must be text or json, not %q", format)
 	}
-	return nil, fmt.Errorf("-log-format must be text or json, not %q", format)
+	// client-go's own lines (klog) go through the same handler: JSON
+	// stays JSON.
+	klog.SetSlogLogger(log)
+	return log, nil
 }
 
 // daemon is storeops serve: one Git source, one reconciler, one web server.

@@ -9,7 +9,6 @@ import (
 	"os"
 	"text/tabwriter"
 
-	"github.com/storeops/storeops/internal/version"
 	"github.com/storeops/storeops/render"
 )
 
@@ -101,9 +100,4 @@ func printStores(w io.Writer, stores []render.Store) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%t\n", s.Name, s.Type, s.Plan, s.Domain, s.Namespace(), s.Suspend)
 	}
 	tw.Flush()
-}
-
-func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) int {
-	fmt.Fprintf(stdout, "storeops %s\n", version.Version)
-	return exitOK
 }

@@ -26,8 +26,8 @@ func TestValidateExitCodesAndOutput(t *testing.T) {
 		{[]string{"validate", "-f", bad}, 1, "", `stores.yaml:2:11: stores[0].name: "My_Shop" is not a DNS label`},
 		{[]string{"validate", "-f", bad}, 1, "", `stores.yaml:5:11: stores[1].type: unknown store type "shopify"`},
 		{[]string{"validate", "-f", filepath.Join(dir, "missing.yaml")}, 1, "", "no such file"},
-		{[]string{"validate", "-o", "xml"}, 2, "", "-o must be one of"},
-		{[]string{"bogus"}, 2, "", `unknown command "bogus"`},
+		{[]string{"validate", "-o", "xml"}, exitUsage, "", "-o must be one of"},
+		{[]string{"bogus"}, exitUsage, "", `unknown command "bogus"`},
 		{[]string{"version"}, 0, "storeops ", ""},
 	}
 	for _, tt := range tests {

@@ -74,6 +74,10 @@ func BuildNode(ctx context.Context, o BuildOptions) (string, error) {
 	if HaveNodeBinaries(dir) {
 		return dir, nil
 	}
+	// go build runs in the module's directory.
+	if dir, err = filepath.Abs(dir); err != nil {
+		return "", err
+	}
 	log := o.Log
 	if log == nil {
 		log = io.Discard

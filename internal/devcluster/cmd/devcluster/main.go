@@ -2,10 +2,11 @@
 // plane (see package devcluster). The make targets devcluster-bin,
 // devcluster-up and devcluster-down run it from the repository root:
 //
-//	devcluster bin  [-cache DIR]                       build the pinned binaries if needed
+//	devcluster bin  [-cache DIR] [-real-node]          build the pinned binaries if needed
 //	devcluster up   [-cache DIR] [-state DIR] [-keep] [-profile instant|realistic|bench]
 //	                [-time-scale F] [-failure-percent N] [-nodes N] [-kube-api-qps N] [-real-node]
 //	                                                   start in the background, write a kubeconfig
+//	devcluster import [-state DIR] ARCHIVE...          import OCI image archives into the real node
 //	devcluster down [-state DIR]                       stop what up started
 package main
 
@@ -33,7 +34,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: devcluster bin|up|down [flags]")
+		return errors.New("usage: devcluster bin|up|import|down [flags]")
 	}
 	fs := flag.NewFlagSet("devcluster "+args[0], flag.ContinueOnError)
 	cache := fs.String("cache", ".cache", "build cache directory; binaries go to DIR/devcluster/<versions>/bin")
@@ -61,6 +62,12 @@ func run(args []string) error {
 			return err
 		}
 		fmt.Println(dir)
+		if *realNode {
+			if dir, err = devcluster.BuildNode(ctx, build); err != nil {
+				return err
+			}
+			fmt.Println(dir)
+		}
 		return nil
 	case "up":
 		p, err := devcluster.ParseProfile(*profile)
@@ -114,7 +121,7 @@ func run(args []string) error {
 		fmt.Printf("devcluster in %s stopped\n", *state)
 		return nil
 	default:
-		return fmt.Errorf("unknown command %q: want bin, up or down", args[0])
+		return fmt.Errorf("unknown command %q: want bin, up, import or down", args[0])
 	}
 }
 
