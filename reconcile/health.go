@@ -73,10 +73,16 @@ func JobHealth(j *batchv1.Job) Workload {
 	return w
 }
 
-// PVCHealth: ready when bound.
+// PVCHealth: ready when bound. A Lost claim is not ready, and not counted
+// as failed: the volume controller marks a claim Lost when its informer
+// has not seen the bound volume yet (a provisioner faster than the
+// controller's cache, a busy control plane) and binds it again once it
+// has; the message says so, and storeops never acts on a claim's volume.
 func PVCHealth(p *corev1.PersistentVolumeClaim) Workload {
 	w := Workload{Kind: "PersistentVolumeClaim", Name: p.Name, Message: string(p.Status.Phase)}
 	w.Ready = p.Status.Phase == corev1.ClaimBound
-	w.Failed = p.Status.Phase == corev1.ClaimLost
+	if p.Status.Phase == corev1.ClaimLost {
+		w.Message = "Lost: its volume " + p.Spec.VolumeName + " is not found; the volume controller binds it again if it appears"
+	}
 	return w
 }

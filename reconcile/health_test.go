@@ -75,7 +75,7 @@ func TestHealth(t *testing.T) {
 		{"job-failed.yaml", false, true, "BackoffLimitExceeded"},
 		{"pvc-bound.yaml", true, false, "Bound"},
 		{"pvc-pending.yaml", false, false, "Pending"},
-		{"pvc-lost.yaml", false, true, "Lost"},
+		{"pvc-lost.yaml", false, false, "Lost"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.TrimSuffix(tt.file, ".yaml"), func(t *testing.T) {

@@ -191,8 +191,8 @@ func (o *Observer) observeStore(name string, ns *corev1.Namespace) *ObservedStor
 	s.ReadyRevision, s.DataSince = readinessMarks(ns)
 	for _, p := range inNamespace[*corev1.PersistentVolumeClaim](o.pvcs, ns.Name) {
 		s.Volumes++
-		if p.Status.Phase == corev1.ClaimBound {
-			s.BoundVolumes++
+		if p.Status.Phase == corev1.ClaimBound || p.Spec.VolumeName != "" {
+			s.BoundVolumes++ // bound now, or once (a Lost claim names its volume)
 		}
 	}
 	s.Quota, _ = cached[*corev1.ResourceQuota](o.quotas, ns.Name, render.QuotaName)

@@ -39,7 +39,8 @@ type ObservedStore struct {
 	// DataSince is when a workload holding the store's data was first seen
 	// Ready (zero: never), from AnnotationDataSince.
 	DataSince time.Time
-	// BoundVolumes counts the namespace's bound PersistentVolumeClaims.
+	// BoundVolumes counts the namespace's PersistentVolumeClaims bound to a
+	// volume, now or once (a Lost claim still names its volume).
 	BoundVolumes int
 	// Volumes counts the namespace's PersistentVolumeClaims.
 	Volumes int
