@@ -246,6 +246,7 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer release()
 	ctx = leaseCtx
 	e.rec.SetLeader(true)
+	defer e.rec.SetLeader(false) // before the Lease goes: no readiness marks after it
 	rec, err := e.rec.Sync(ctx, reconcile.SyncInput{Config: rev.cfg, Revision: rev.snap.Revision, Trigger: "sync --once",
 		ConfirmDeletions: confirmsDeletions(rev.snap, f.engine.confirm)})
 	for _, a := range rec.Actions {
