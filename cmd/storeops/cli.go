@@ -25,6 +25,7 @@ type command struct {
 
 var commands = map[string]command{
 	"adopt":    {"hand existing store namespaces over to this instance", runAdopt},
+	"get":      {"list the stores or syncs of a running daemon (get stores|syncs)", runGet},
 	"plan":     {"print what a sync would change, with diffs", runPlan},
 	"schema":   {"print the JSON Schema of stores.yaml, for editors", runSchema},
 	"serve":    {"run the reconciler, status API, dashboard and webhooks", runServe},

@@ -81,6 +81,12 @@ var examples = map[string]string{
   storeops validate -f stores.yaml -o json`,
 	"version": `  storeops version
   storeops version -o json`,
+	"get": `  # The stores of a running daemon, as a table
+  storeops get stores --server https://storeops.example.com --token-file ~/.storeops-token
+  # More columns; only the failed ones
+  storeops get stores -o wide --phase Failed --phase Blocked
+  # The last syncs, as YAML, the server from the environment
+  STOREOPS_SERVER=http://127.0.0.1:8080 storeops get syncs -o yaml`,
 	"schema": `  # Write the JSON Schema of stores.yaml for an editor
   storeops schema > stores.schema.json`,
 }
