@@ -3,6 +3,8 @@ package e2e_test
 import (
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -27,7 +29,14 @@ func TestCommitStatusThroughGitea(t *testing.T) {
 	if !ok {
 		t.Fatal("no main branch")
 	}
+	// The proposals page needs a login: an API token.
+	const apiToken = "e2e-status-token-0123456789"
+	tokens := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(tokens, []byte("bot:"+apiToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	d := startDaemonEnv(t, []string{"STOREOPS_GIT_TOKEN=" + g.Token(), "STOREOPS_FORGE_TOKEN=" + g.Token()}, clone,
+		"--dashboard-tokens-file", tokens,
 		"--forge", "gitea", "--forge-url", g.URL(), "--forge-repo", g.RepoPath("fleet"),
 		"--dashboard-url", "https://storeops.example/", "--pr-preview-interval", "1h", "--webhooks", "gitea")
 	g.AddHook(t, "fleet", giteatest.Hook{URL: "http://" + d.addr + "/hooks/gitea", Secret: webhookSecret,
@@ -95,7 +104,9 @@ func TestCommitStatusThroughGitea(t *testing.T) {
 		t.Fatalf("edited comment %d (was %d):\n%s", c.ID, first.ID, c.Body)
 	}
 	// The dashboard's proposals page shows it too.
-	resp, err := http.Get("http://" + d.addr + "/proposals")
+	req, _ := http.NewRequest(http.MethodGet, "http://"+d.addr+"/proposals", nil)
+	req.Header.Set("Authorization", "Bearer "+apiToken)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

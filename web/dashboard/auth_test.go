@@ -19,10 +19,15 @@ import (
 
 func TestReadOpenByDefault(t *testing.T) {
 	e := start(t, nil)
-	for _, path := range []string{"/", "/sync", "/stores/alpha", "/proposals"} {
+	for _, path := range []string{"/", "/sync", "/stores/alpha"} {
 		if r := e.get(path); r.status != http.StatusOK {
 			t.Errorf("anonymous GET %s: %d", path, r.status)
 		}
+	}
+	// The proposals page needs a login even then: it shows the forge's
+	// pull requests and costs a forge API call.
+	if r := e.get("/proposals"); r.status != http.StatusSeeOther || r.header.Get("Location") != "/login?next=%2Fproposals" {
+		t.Errorf("anonymous GET /proposals: %d to %q, want the login page", r.status, r.header.Get("Location"))
 	}
 	r := e.get("/")
 	wantIn(t, "anonymous", r.body, `href="/login"`)

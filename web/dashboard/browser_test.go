@@ -352,6 +352,9 @@ func TestBrowserPages(t *testing.T) {
 	e := serve(t, nil)
 	e.board.Publish(refused())
 	tab, _ := browser(t)
+	do(t, tab, "open the login page", chromedp.Navigate(e.srv.URL+"/login?next=/sync"))
+	login(t, tab) // the proposals page needs a login
+	do(t, tab, "land on the sync page", chromedp.WaitVisible(chromedp.ID("refused")))
 	for _, p := range []struct{ path, name, visible string }{
 		{"/sync", "sync-refused", "refused"},
 		{"/proposals", "proposals", "refused"},

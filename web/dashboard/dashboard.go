@@ -105,7 +105,9 @@ type dashboard struct {
 	limiter *limiter // login attempts per client address prefix
 	users   *limiter // login attempts per user name
 	revoked revocations
-	streams chan struct{} // bounds the concurrent /events streams
+	// proposals caches the forge's pull requests for the proposals page.
+	proposals proposalCache
+	streams   chan struct{} // bounds the concurrent /events streams
 	// previews returns the plan previews of open pull requests (see
 	// Dashboard.SetPreviews); nil: none.
 	previews atomic.Pointer[func() []preview.Preview]
@@ -220,7 +222,7 @@ func (d *dashboard) routes() chi.Router {
 		r.Get("/sync", d.syncPage)
 		r.Get("/stores/{name}", d.storePage)
 		if d.cfg.Proposer != nil {
-			r.Get("/proposals", d.proposalsPage)
+			r.With(d.requireLogin).Get("/proposals", d.proposalsPage)
 			r.Get("/new-store", d.createForm)
 			r.With(d.checkCSRF).Post("/new-store", d.create)
 			r.With(d.checkCSRF).Post("/stores/{name}/delete", d.remove)

@@ -235,7 +235,7 @@ type proposalsPage struct {
 func (d *dashboard) proposalsPage(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), proposeTimeout)
 	defer cancel()
-	list, err := d.cfg.Proposer.List(ctx)
+	list, err := d.proposals.get(ctx, d.cfg.Proposer.List)
 	page := proposalsPage{Proposals: list, Previews: d.planPreviews()}
 	status := http.StatusOK
 	if err != nil {

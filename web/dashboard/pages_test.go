@@ -302,6 +302,7 @@ func TestEventsStream(t *testing.T) {
 
 func TestProposalsListError(t *testing.T) {
 	e := start(t, nil)
+	e.login()
 	e.proposer.ListFn = func(context.Context) ([]proposals.Proposal, error) {
 		return nil, errors.New("forge said 500 with token abc")
 	}

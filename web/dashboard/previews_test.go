@@ -17,7 +17,7 @@ import (
 func TestProposalsShowPlanPreviews(t *testing.T) {
 	board := reconcile.NewBoard()
 	board.Publish(sampleSnapshot())
-	h, err := dashboard.New(dashboard.Config{Board: board, Proposer: successProposer(t)})
+	h, err := dashboard.New(dashboard.Config{Board: board, Proposer: successProposer(t), Auth: dashboard.Auth{Tokens: map[string]string{apiToken: "robot"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +30,9 @@ func TestProposalsShowPlanPreviews(t *testing.T) {
 	})
 	srv := httptest.NewServer(h)
 	defer srv.Close()
-	resp, err := http.Get(srv.URL + "/proposals")
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/proposals", nil)
+	req.Header.Set("Authorization", "Bearer "+apiToken) // the page needs a login
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

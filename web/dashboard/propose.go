@@ -64,6 +64,7 @@ func (d *dashboard) create(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), proposeTimeout)
 	defer cancel()
 	p, err := d.cfg.Proposer.ProposeCreate(ctx, s, user)
+	d.proposals.forget() // the proposals page shows it at once
 	if err != nil {
 		var fe render.FieldErrors
 		switch {
@@ -108,6 +109,7 @@ func (d *dashboard) remove(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), proposeTimeout)
 	defer cancel()
 	p, err := d.cfg.Proposer.ProposeDelete(ctx, st.Name, user)
+	d.proposals.forget() // the proposals page shows it at once
 	switch {
 	case errors.Is(err, render.ErrNoSuchStore):
 		d.renderStore(w, r, http.StatusUnprocessableEntity, snap, st, storePage{Confirm: confirm,

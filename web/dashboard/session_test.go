@@ -1,6 +1,7 @@
 package dashboard_test
 
 import (
+	"context"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -8,9 +9,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/storeops/storeops/proposals"
 	"github.com/storeops/storeops/reconcile"
 	"github.com/storeops/storeops/web/dashboard"
 	"golang.org/x/crypto/bcrypt"
@@ -160,5 +163,43 @@ func TestLoginRateLimits(t *testing.T) {
 	}
 	if statuses[len(statuses)-1] != http.StatusTooManyRequests {
 		t.Errorf("7 failed logins of one user from 7 addresses: %v, want the last limited", statuses)
+	}
+}
+
+// TestProposalsPageCachedAndBehindLogin: anonymous readers never reach the
+// forge through the proposals page; logged-in reloads within the cache's
+// lifetime list the pull requests once; a proposal refreshes the list.
+func TestProposalsPageCachedAndBehindLogin(t *testing.T) {
+	e := start(t, nil)
+	var lists atomic.Int32
+	inner := e.proposer.ListFn
+	e.proposer.ListFn = func(ctx context.Context) ([]proposals.Proposal, error) {
+		lists.Add(1)
+		return inner(ctx)
+	}
+	for range 3 {
+		if r := e.get("/proposals"); r.status != http.StatusSeeOther {
+			t.Fatalf("anonymous /proposals: %d, want a redirect to login", r.status)
+		}
+	}
+	if n := lists.Load(); n != 0 {
+		t.Fatalf("anonymous reads listed the forge's pull requests %d times", n)
+	}
+	e.login()
+	for range 5 {
+		if r := e.get("/proposals"); r.status != http.StatusOK {
+			t.Fatalf("/proposals: %d", r.status)
+		}
+	}
+	if n := lists.Load(); n != 1 {
+		t.Errorf("5 reloads listed the pull requests %d times, want 1", n)
+	}
+	r := e.post("/new-store", form("csrf", e.csrf("/new-store"), "name", "delta", "type", "medusa"))
+	if r.status != http.StatusOK {
+		t.Fatalf("propose: %d", r.status)
+	}
+	e.get("/proposals")
+	if n := lists.Load(); n != 2 {
+		t.Errorf("after a proposal the list was read %d times in all, want 2 (refreshed)", n)
 	}
 }
