@@ -157,7 +157,7 @@ git:
 secrets:
   git: {existingSecret: storeops-git, tokenKey: "", sshKeyKey: ssh-privatekey, knownHostsKey: known_hosts, sshKeyPassphraseKey: passphrase}
   webhook: {existingSecret: storeops-webhook}
-  forge: {existingSecret: storeops-forge}
+  forge: {existingSecret: storeops-forge, gitPushTokenKey: push-token}
   dashboard: {existingSecret: storeops-dashboard, usersKey: users, tokensKey: tokens, sessionKeyKey: session-key}
 forge: {kind: gitea, url: "https://gitea.example.com", repo: ops/stores}
 dashboard: {readAuth: true, secureCookies: true}
@@ -280,6 +280,7 @@ func TestRenderSecretsAsFiles(t *testing.T) {
 		"--git-ssh-key-passphrase-file=/etc/storeops/secrets/git-ssh-key-passphrase",
 		"--webhook-secret-file=/etc/storeops/secrets/webhook-secret",
 		"--forge-token-file=/etc/storeops/secrets/forge-token",
+		"--git-push-token-file=/etc/storeops/secrets/git-push-token",
 		"--dashboard-users-file=/etc/storeops/secrets/dashboard-users",
 		"--dashboard-tokens-file=/etc/storeops/secrets/dashboard-tokens",
 		"--dashboard-session-key-file=/etc/storeops/secrets/dashboard-session-key",
@@ -316,7 +317,7 @@ func TestRenderSecretsAsFiles(t *testing.T) {
 	want := map[string]string{
 		"git-ssh-key": "storeops-git/ssh-privatekey", "git-known-hosts": "storeops-git/known_hosts",
 		"git-ssh-key-passphrase": "storeops-git/passphrase", "webhook-secret": "storeops-webhook/webhook-secret",
-		"forge-token": "storeops-forge/token", "dashboard-users": "storeops-dashboard/users",
+		"forge-token": "storeops-forge/token", "git-push-token": "storeops-forge/push-token", "dashboard-users": "storeops-dashboard/users",
 		"dashboard-tokens": "storeops-dashboard/tokens", "dashboard-session-key": "storeops-dashboard/session-key",
 	}
 	if fmt.Sprint(files) != fmt.Sprint(want) {
