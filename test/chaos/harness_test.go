@@ -117,6 +117,7 @@ type env struct {
 	// revision at which each store's spec last changed.
 	committed map[string]storeSpec
 	changedAt map[string]string
+	unsealed  map[string]bool // namespaces deleted by unsealedNamespace
 	cacheDir  string
 }
 
@@ -279,7 +280,7 @@ func (e *env) launch(name string, extra ...string) *daemon {
 	e.t.Cleanup(func() {
 		d.stop()
 		if e.t.Failed() {
-			e.t.Logf("storeops serve %s (%s) said:\n%s", d.name, d.addr, tailLines(d.out.String(), 200))
+			e.t.Logf("storeops serve %s (%s) said (access log left out):\n%s", d.name, d.addr, tailLines(withoutAccessLog(d.out.String()), 300))
 		}
 	})
 	return d
@@ -291,6 +292,18 @@ func (e *env) start(name string, extra ...string) *daemon {
 	d := e.launch(name, extra...)
 	d.waitUntil("ready", func() bool { return d.get("/readyz") == http.StatusOK })
 	return d
+}
+
+// withoutAccessLog drops the daemon's debug lines for HTTP requests (the
+// harness polls a few times a second).
+func withoutAccessLog(s string) string {
+	var keep []string
+	for _, l := range strings.Split(s, "\n") {
+		if !strings.Contains(l, "level=DEBUG msg=http ") && !strings.Contains(l, `"msg":"http"`) {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep, "\n")
 }
 
 func tailLines(s string, n int) string {
@@ -493,7 +506,14 @@ func (e *env) convergedExcept(d *daemon, rev string, except ...string) bool {
 // waitConverged waits until d converged to rev, then checks the fleet.
 func (e *env) waitConverged(d *daemon, rev string) {
 	e.t.Helper()
-	d.waitUntil("convergence to "+short(rev), func() bool { return e.converged(d, rev) })
+	defer func() {
+		if e.t.Failed() {
+			_, stores := d.fetch("/api/v1/stores", d.authHeader)
+			_, status := d.fetch("/api/v1/status", d.authHeader)
+			e.t.Logf("waiting for %s; status %s\nstores %s", short(rev), status, stores)
+		}
+	}()
+	d.waitUntil("convergence to "+short(rev), func() bool { return e.converged(d, rev) || e.unsealedNamespace(d) })
 	e.check()
 }
 
@@ -502,6 +522,47 @@ func short(rev string) string {
 		return rev[:8]
 	}
 	return rev
+}
+
+// knownBugs runs the tests of known bugs and fails the cases that hit one.
+var knownBugs = os.Getenv("STOREOPS_CHAOS_KNOWN_BUGS") != ""
+
+// unsealedNamespace handles the known bug of TestKillAfterNamespaceCreated:
+// a kill -9 between the creation of a store's namespace and its seal
+// leaves the store Blocked ("not created by instance") for good. The case
+// fails under STOREOPS_CHAOS_KNOWN_BUGS; otherwise it does what the message
+// asks of a person (delete the empty namespace), counts it in the table,
+// and keeps waiting. It returns false: the wait goes on.
+func (e *env) unsealedNamespace(d *daemon) bool {
+	stores, ok := d.stores()
+	if !ok {
+		return false
+	}
+	for n, s := range stores {
+		if s.Phase != reconcile.PhaseBlocked || !strings.Contains(s.Message, "was not created by instance") {
+			continue
+		}
+		if _, had := e.records[n]; had {
+			continue // a store that held data: a real loss, the checks say so
+		}
+		if e.unsealed[s.Namespace] {
+			continue // deleted already, going away
+		}
+		if knownBugs {
+			e.t.Fatalf("store %s: %s (known bug: kill -9 between the namespace's creation and its seal)", n, s.Message)
+		}
+		e.t.Logf("store %s hit the known bug of TestKillAfterNamespaceCreated (%s): deleting its empty namespace by hand", n, s.Message)
+		e.res.KnownBug++
+		if e.unsealed == nil {
+			e.unsealed = map[string]bool{}
+		}
+		e.unsealed[s.Namespace] = true
+		err := e.c.Client.CoreV1().Namespaces().Delete(context.Background(), "store-"+n, metav1.DeleteOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			e.t.Fatalf("delete store-%s: %v", n, err)
+		}
+	}
+	return false
 }
 
 // check compares the cluster with the declared stores and what was seen

@@ -120,7 +120,9 @@ func hostileFiles() map[string]string {
 func TestHostileInput(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "4 hostile input", "host", map[string]storeSpec{"chaos-h-one": {Type: "woocommerce"}})
-	e.extra = []string{"--dashboard-read-auth"}
+	// The corpus's limits (render's tests): too-large.yaml and
+	// too-many-stores.yaml are invalid under them only.
+	e.extra = []string{"--dashboard-read-auth", "--max-bytes", "4096", "--max-stores", "5"}
 	d := e.start("a")
 	auth := d.authHeader
 	rev := e.repo.Head(t, "main")

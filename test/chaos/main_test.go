@@ -82,6 +82,7 @@ type result struct {
 	VolumesReplaced int
 	CredsChanged    int
 	SecretsLeaked   int
+	KnownBug        int // times a case hit a known bug and worked around it
 	Time            time.Duration
 	Failed          bool
 	Skipped         string
@@ -134,6 +135,9 @@ func printTable(w io.Writer) {
 			outcome = r.Skipped
 		case r.Failed:
 			outcome = "FAIL"
+		}
+		if r.KnownBug > 0 {
+			outcome += fmt.Sprintf(" (known bug hit %d times)", r.KnownBug)
 		}
 		rows = append(rows, []string{r.Case, strconv.Itoa(r.Iterations), strconv.Itoa(r.Converged),
 			strconv.Itoa(r.StoresLost), strconv.Itoa(r.VolumesReplaced), strconv.Itoa(r.CredsChanged),

@@ -52,6 +52,34 @@ type apiLog struct {
 	mu      sync.Mutex
 	reqs    []request
 	changed chan struct{} // closed and replaced on every new write
+
+	// holdAfter, when set, is asked after each write whether to hold
+	// every later write (until its client gives up) from then on.
+	holdAfter func(request) bool
+	holding   chan struct{} // closed once writes are held
+	held      bool
+}
+
+// holdWritesAfter makes the proxies hold every write that comes after a
+// write for which cond is true; the returned channel is closed then.
+func (l *apiLog) holdWritesAfter(cond func(request) bool) <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.holdAfter, l.holding, l.held = cond, make(chan struct{}), false
+	return l.holding
+}
+
+// release stops holding writes.
+func (l *apiLog) release() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.holdAfter, l.held = nil, false
+}
+
+func (l *apiLog) holdingWrites() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.held
 }
 
 func newAPILog() *apiLog { return &apiLog{changed: make(chan struct{})} }
@@ -63,6 +91,10 @@ func (l *apiLog) add(r request) {
 	if r.write() {
 		close(l.changed)
 		l.changed = make(chan struct{})
+		if l.holdAfter != nil && !l.held && r.Code < 300 && l.holdAfter(r) {
+			l.held = true
+			close(l.holding)
+		}
 	}
 }
 
@@ -136,6 +168,10 @@ func startProxy(t *testing.T, c *testcluster.Cluster, log *apiLog, replica strin
 	p := &apiProxy{}
 	p.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := request{Replica: replica, Method: r.Method, Path: r.URL.Path, Start: time.Now()}
+		if rec.write() && log.holdingWrites() {
+			<-r.Context().Done() // held until the client gives up or dies
+			return
+		}
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 		r.Header.Del("Authorization")
 		rp.ServeHTTP(sw, r)
