@@ -47,12 +47,15 @@ chromium:
 # test-real runs the real-container lane (test/real): a real node (kubelet,
 # containerd, runc, kube-proxy) beside the kwok nodes runs pods from images
 # the tests build. It needs root; Debian's containerd, runc, CNI plugins and
-# iptables are installed when missing, the kubelet is built once into .cache.
+# iptables (and mmdebstrap, for the stand-in PostgreSQL and Redis images) are
+# installed when missing, the kubelet is built once into .cache.
 # On a host that cannot run containers it says so and skips
 # (STOREOPS_REAL_NODE=required fails instead). `make test` never runs it.
 STOREOPS_REAL_NODE ?= 1
 .PHONY: test-real
 test-real: devcluster-bin devcluster-node-deps
+	@command -v mmdebstrap >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq mmdebstrap >/dev/null; }
 	STOREOPS_REAL_NODE=$(STOREOPS_REAL_NODE) $(GO) test -count=1 -timeout 20m -v ./test/real
 
 # unit runs only the tests that need no cluster.
@@ -125,7 +128,7 @@ chaos: devcluster-bin
 	@rm -f $(CACHE_DIR)/chaos-table.txt
 	@set -o pipefail; STOREOPS_CHAOS=full STOREOPS_CHAOS_TABLE=$(CACHE_DIR)/chaos-table.txt \
 		$(GO) test -count=1 -timeout 45m -v -run '$(CHAOS_RUN)' ./test/chaos 2>&1 | tee $(CACHE_DIR)/chaos.log \
-		| grep -E '^(=== RUN|--- |ok|FAIL|    [a-z_]+_test\.go)' ; status=$$?; \
+		| grep --line-buffered -E '^(=== RUN|--- |ok|FAIL|    [a-z_]+_test\.go)' ; status=$$?; \
 	cat $(CACHE_DIR)/chaos-table.txt 2>/dev/null; exit $$status
 
 clean:
