@@ -113,3 +113,13 @@ func (d *daemon) confirmedRevision() string {
 	}
 	return ""
 }
+
+// leaseConfirmation is the revision confirmed on the sync-request Lease,
+// for plan and sync --once; "" when there is none or it cannot be read.
+func (e *engine) leaseConfirmation(ctx context.Context) string {
+	l, err := e.client.CoordinationV1().Leases(e.flags.lease.namespace).Get(ctx, e.flags.syncLeaseName(), metav1.GetOptions{})
+	if err != nil {
+		return ""
+	}
+	return l.Annotations[annotationConfirmDeletions]
+}

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/storeops/storeops/gitsource"
+	"k8s.io/client-go/kubernetes/fake"
 )
 
 // TestCommitCannotConfirmItsOwnDeletions: the trailer that used to lift
@@ -50,5 +52,25 @@ func TestProposerPushesWithItsOwnToken(t *testing.T) {
 	// Without the flag, the fetch credentials, as before.
 	if own := (&dashboardFlags{}).pushSource(src); own.auth.TokenFile != fetch {
 		t.Fatalf("without --git-push-token-file: %+v", own.auth)
+	}
+}
+
+// TestConfirmationOnTheLease: what storeops confirm-deletions writes is
+// what plan and sync --once read, on the instance's sync-request Lease.
+func TestConfirmationOnTheLease(t *testing.T) {
+	client := fake.NewClientset()
+	f := &engineFlags{instance: "storeops"}
+	f.lease.namespace = "storeops"
+	e := &engine{client: client, flags: f}
+	if got := e.leaseConfirmation(context.Background()); got != "" {
+		t.Fatalf("no Lease: %q", got)
+	}
+	for _, rev := range []string{"3f2a9c1", "abcdef0123"} { // create, then patch
+		if err := writeConfirmation(context.Background(), client, "storeops", f.syncLeaseName(), rev); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.leaseConfirmation(context.Background()); got != rev {
+			t.Fatalf("confirmed %q, read %q", rev, got)
+		}
 	}
 }

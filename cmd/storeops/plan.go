@@ -154,7 +154,7 @@ func (f *oneShotFlags) plan(ctx context.Context, log *slog.Logger) ([]reconcile.
 	policy := e.rec.Policy
 	policy.Now = time.Now()
 	policy.ChartVersions = e.rec.ChartVersions
-	policy.ConfirmDeletions = confirmsDeletions(rev.snap, f.engine.confirm)
+	policy.ConfirmDeletions = confirmsDeletions(rev.snap, f.engine.confirm) || confirmsDeletions(rev.snap, e.leaseConfirmation(ctx))
 	policy.Instance = e.rec.Instance
 	actions, err := reconcile.Plan(e.rec.Render(rev.cfg), e.obs.Observe(), policy)
 	return actions, rev, err
@@ -248,7 +248,7 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	e.rec.SetLeader(true)
 	defer e.rec.SetLeader(false) // before the Lease goes: no readiness marks after it
 	rec, err := e.rec.Sync(ctx, reconcile.SyncInput{Config: rev.cfg, Revision: rev.snap.Revision, Trigger: "sync --once",
-		ConfirmDeletions: confirmsDeletions(rev.snap, f.engine.confirm)})
+		ConfirmDeletions: confirmsDeletions(rev.snap, f.engine.confirm) || confirmsDeletions(rev.snap, e.leaseConfirmation(ctx))})
 	for _, a := range rec.Actions {
 		status := "ok"
 		if a.Error != "" {
