@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"sort"
@@ -37,11 +38,64 @@ type ImageConfig struct {
 // what `ctr images import` takes. No container engine is involved, and the
 // same inputs give the same bytes.
 func WriteOCIArchive(dest, ref string, files []ImageFile, cfg ImageConfig) error {
-	layer, err := layerTar(files)
+	return WriteOCIImage(dest, ref, []Layer{{Files: files}}, cfg)
+}
+
+// Layer is one layer of an image: an existing (uncompressed) tar file, e.g.
+// a root filesystem made by mmdebstrap, or files.
+type Layer struct {
+	TarPath string
+	Files   []ImageFile
+}
+
+// blob is content of the archive: in memory, or a file streamed from disk.
+type blob struct {
+	digest string
+	size   int64
+	data   []byte
+	path   string
+}
+
+func memBlob(b []byte) blob { return blob{digest: digest(b), size: int64(len(b)), data: b} }
+
+func fileBlob(path string) (blob, error) {
+	f, err := os.Open(path)
 	if err != nil {
-		return err
+		return blob{}, err
 	}
-	layerDigest := digest(layer)
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return blob{}, err
+	}
+	return blob{digest: "sha256:" + hex.EncodeToString(h.Sum(nil)), size: n, path: path}, nil
+}
+
+// WriteOCIImage writes an OCI image archive of layers (bottom first) to
+// dest, named ref, for linux/amd64 (see WriteOCIArchive).
+func WriteOCIImage(dest, ref string, layers []Layer, cfg ImageConfig) error {
+	var blobs []blob
+	var diffIDs []string
+	var layerDescs []any
+	for _, l := range layers {
+		var b blob
+		var err error
+		if l.TarPath != "" {
+			b, err = fileBlob(l.TarPath)
+		} else {
+			var data []byte
+			if data, err = layerTar(l.Files); err == nil {
+				b = memBlob(data)
+			}
+		}
+		if err != nil {
+			return err
+		}
+		blobs = append(blobs, b)
+		diffIDs = append(diffIDs, b.digest)
+		layerDescs = append(layerDescs, map[string]any{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": b.digest, "size": b.size})
+	}
 	config := map[string]any{
 		"architecture": "amd64",
 		"os":           "linux",
@@ -53,7 +107,7 @@ func WriteOCIArchive(dest, ref string, files []ImageFile, cfg ImageConfig) error
 			"User":       cfg.User,
 			"WorkingDir": cfg.WorkingDir,
 		},
-		"rootfs": map[string]any{"type": "layers", "diff_ids": []string{layerDigest}},
+		"rootfs": map[string]any{"type": "layers", "diff_ids": diffIDs},
 	}
 	configJSON, err := json.Marshal(config)
 	if err != nil {
@@ -63,7 +117,7 @@ func WriteOCIArchive(dest, ref string, files []ImageFile, cfg ImageConfig) error
 		"schemaVersion": 2,
 		"mediaType":     "application/vnd.oci.image.manifest.v1+json",
 		"config":        descriptor("application/vnd.oci.image.config.v1+json", configJSON),
-		"layers":        []any{descriptor("application/vnd.oci.image.layer.v1.tar", layer)},
+		"layers":        layerDescs,
 	}
 	manifestJSON, err := json.Marshal(manifest)
 	if err != nil {
@@ -84,34 +138,58 @@ func WriteOCIArchive(dest, ref string, files []ImageFile, cfg ImageConfig) error
 	if err != nil {
 		return err
 	}
-	var out bytes.Buffer
-	tw := tar.NewWriter(&out)
-	add := func(name string, data []byte) error {
-		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg, ModTime: time.Unix(0, 0)}); err != nil {
-			return err
-		}
-		_, err := tw.Write(data)
+	tmp := dest + ".tmp"
+	out, err := os.Create(tmp)
+	if err != nil {
 		return err
 	}
-	for _, f := range []struct {
+	defer os.Remove(tmp)
+	defer out.Close()
+	tw := tar.NewWriter(out)
+	add := func(name string, b blob) error {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: b.size, Typeflag: tar.TypeReg, ModTime: time.Unix(0, 0)}); err != nil {
+			return err
+		}
+		if b.path == "" {
+			_, err := tw.Write(b.data)
+			return err
+		}
+		f, err := os.Open(b.path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = io.Copy(tw, f)
+		return err
+	}
+	entries := []struct {
 		name string
-		data []byte
+		b    blob
 	}{
-		{"oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`)},
-		{"index.json", index},
-		{blobPath(configJSON), configJSON},
-		{blobPath(manifestJSON), manifestJSON},
-		{blobPath(layer), layer},
-	} {
-		if err := add(f.name, f.data); err != nil {
+		{"oci-layout", memBlob([]byte(`{"imageLayoutVersion":"1.0.0"}`))},
+		{"index.json", memBlob(index)},
+		{blobPath(configJSON), memBlob(configJSON)},
+		{blobPath(manifestJSON), memBlob(manifestJSON)},
+	}
+	seen := map[string]bool{}
+	for _, b := range blobs {
+		if !seen[b.digest] {
+			seen[b.digest] = true
+			entries = append(entries, struct {
+				name string
+				b    blob
+			}{"blobs/sha256/" + strings.TrimPrefix(b.digest, "sha256:"), b})
+		}
+	}
+	for _, e := range entries {
+		if err := add(e.name, e.b); err != nil {
 			return err
 		}
 	}
 	if err := tw.Close(); err != nil {
 		return err
 	}
-	tmp := dest + ".tmp"
-	if err := os.WriteFile(tmp, out.Bytes(), 0o644); err != nil {
+	if err := out.Close(); err != nil {
 		return err
 	}
 	return os.Rename(tmp, dest)
