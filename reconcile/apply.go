@@ -143,11 +143,10 @@ func (c *ClusterApplier) ensureIsolation(ctx context.Context, d *render.Desired,
 	} else if err := c.owned(o); err != nil {
 		return err
 	} else if labelsDiffer(o.Namespace.Labels, d.Namespace.Labels) {
-		live := o.Namespace.DeepCopy()
-		for k, v := range d.Namespace.Labels {
-			live.Labels[k] = v
-		}
-		if _, err := c.client.CoreV1().Namespaces().Update(ctx, live, metav1.UpdateOptions{}); err != nil {
+		// Through mark: the cached namespace is often older than the live
+		// one (readiness marks, status labels), and mark re-reads it on a
+		// conflict instead of failing the action.
+		if err := c.mark(ctx, o, nil, d.Namespace.Labels); err != nil {
 			return fmt.Errorf("update namespace %s labels: %w", ns, err)
 		}
 	}
