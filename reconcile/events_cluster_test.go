@@ -35,6 +35,19 @@ func TestEventsAndStatusLabelsOnRealCluster(t *testing.T) {
 	h.waitEvent("store-ev-alpha", reconcile.ReasonInstalled, "installed ev-alpha (woocommerce, small, ev-alpha.stores.localhost)")
 	h.waitEvent("store-ev-alpha", reconcile.ReasonReady, "release revision 1 is Ready")
 
+	// A restart: a new reconciler (another process would be the same)
+	// finds the labels in the cluster and has nothing to write.
+	h.waitMarked("ev-alpha", "ev-bravo")
+	restarted := newHarness(t, map[string]string{"stores.yaml": file})
+	if rec := restarted.mustSync(); len(rec.Actions) != 0 {
+		t.Fatalf("sync after a restart acted: %+v", rec.Actions)
+	}
+	if n := restarted.counter.n.Load(); n != 0 {
+		t.Fatalf("sync after a restart made %d mutating requests", n)
+	}
+	restarted.rec.SetLeader(false) // h goes on alone
+	h.waitLabels("ev-alpha", reconcile.PhaseReady, first.Revision)
+
 	// Upgrade alpha: its applied revision moves, bravo's stays.
 	h.repo.Commit(t, map[string]string{"stores.yaml": strings.Replace(file,
 		"  - name: ev-alpha\n    type: woocommerce\n",
