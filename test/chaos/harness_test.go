@@ -513,7 +513,9 @@ func (e *env) waitConverged(d *daemon, rev string) {
 			e.t.Logf("waiting for %s; status %s\nstores %s", short(rev), status, stores)
 		}
 	}()
-	d.waitUntil("convergence to "+short(rev), func() bool { return e.converged(d, rev) || e.unsealedNamespace(d) })
+	d.waitUntil("convergence to "+short(rev), func() bool {
+		return e.converged(d, rev) || e.unsealedNamespace(d) || e.immutableJobRollback(d)
+	})
 	e.check()
 }
 
@@ -560,6 +562,41 @@ func (e *env) unsealedNamespace(d *daemon) bool {
 		err := e.c.Client.CoreV1().Namespaces().Delete(context.Background(), "store-"+n, metav1.DeleteOptions{})
 		if err != nil && !apierrors.IsNotFound(err) {
 			e.t.Fatalf("delete store-%s: %v", n, err)
+		}
+	}
+	return false
+}
+
+// immutableJobRollback handles a bug the full run of case 3 found: after
+// a leader died during an upgrade, the new leader's rollback fails for good
+// with `cannot patch "<store>-setup-rN" with kind Job: ... field is
+// immutable` and the store stays Failed, each retry a new failed release
+// revision. The case fails under STOREOPS_CHAOS_KNOWN_BUGS; otherwise it
+// deletes the completed setup Job the rollback cannot patch (what a person
+// would do), counts it, and keeps waiting. It returns false.
+func (e *env) immutableJobRollback(d *daemon) bool {
+	stores, ok := d.stores()
+	if !ok {
+		return false
+	}
+	for n, s := range stores {
+		msg := s.LastError
+		if s.Phase != reconcile.PhaseFailed || !strings.Contains(msg, "helm rollback") || !strings.Contains(msg, "field is immutable") {
+			continue
+		}
+		_, rest, ok := strings.Cut(msg, `cannot patch "`)
+		job, _, ok2 := strings.Cut(rest, `" with kind Job`)
+		if !ok || !ok2 {
+			continue
+		}
+		if knownBugs {
+			e.t.Fatalf("store %s: %s (known bug: the rollback after a leader died mid-upgrade cannot patch the setup Job)", n, msg)
+		}
+		policy := metav1.DeletePropagationBackground
+		err := e.c.Client.BatchV1().Jobs(s.Namespace).Delete(context.Background(), job, metav1.DeleteOptions{PropagationPolicy: &policy})
+		if err == nil {
+			e.t.Logf("store %s hit the known bug of the rollback that cannot patch Job %s: deleted the Job by hand", n, job)
+			e.res.KnownBug++
 		}
 	}
 	return false
