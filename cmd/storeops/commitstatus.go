@@ -40,6 +40,14 @@ func (f *statusFlags) reporter(dash dashboardFlags, board *reconcile.Board, log 
 	if !f.enabled || dash.forgeKind == "" {
 		return nil, nil
 	}
+	// Credentials in these URLs would be logged, and the dashboard's
+	// published in every commit status.
+	if err := checkURLFlag("forge-url", dash.forgeURL); err != nil {
+		return nil, err
+	}
+	if err := checkURLFlag("dashboard-url", f.dashboardURL); err != nil {
+		return nil, err
+	}
 	token, err := forge.TokenFromEnvAndFile(dash.forgeTokenFile, nil)
 	if err != nil {
 		return nil, err

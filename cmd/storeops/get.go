@@ -39,6 +39,9 @@ func (f *apiFlags) register(fs *flag.FlagSet) {
 
 // get fetches path from the daemon's JSON API into out.
 func (f *apiFlags) get(ctx context.Context, path string, out any) error {
+	if err := checkURLFlag("server", f.server); err != nil {
+		return err // the token goes in --token-file, never in the URL
+	}
 	u, err := url.Parse(strings.TrimSuffix(f.server, "/") + path)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("--server %q: want http(s)://host[:port]", f.server)

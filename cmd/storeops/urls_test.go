@@ -49,3 +49,24 @@ func TestSourceRefusesCredentialsInURL(t *testing.T) {
 		t.Fatalf("describe shows the token: %s", d)
 	}
 }
+
+// TestOtherURLFlagsRefuseCredentials: --dashboard-url (published in commit
+// statuses), --forge-url of the commit status reporter and storeops get's
+// --server refuse credentials too, without repeating them.
+func TestOtherURLFlagsRefuseCredentials(t *testing.T) {
+	const secret = "s3cr3t-in-url"
+	st := statusFlags{enabled: true, dashboardURL: "https://admin:" + secret + "@storeops.example.com/"}
+	_, err := st.reporter(dashboardFlags{forgeKind: "gitea", forgeURL: "https://gitea.example.com"}, nil, nil)
+	if err == nil || strings.Contains(err.Error(), secret) {
+		t.Errorf("--dashboard-url with a password: %v", err)
+	}
+	st.dashboardURL = ""
+	_, err = st.reporter(dashboardFlags{forgeKind: "gitea", forgeURL: "https://" + secret + "@gitea.example.com"}, nil, nil)
+	if err == nil || strings.Contains(err.Error(), secret) {
+		t.Errorf("--forge-url with a token: %v", err)
+	}
+	g := apiFlags{server: "http://bot:" + secret + "@127.0.0.1:8080"}
+	if err := g.get(t.Context(), "/api/v1/status", nil); err == nil || strings.Contains(err.Error(), secret) {
+		t.Errorf("get --server with a password: %v", err)
+	}
+}
