@@ -107,18 +107,19 @@ func WorkloadSelector() string {
 }
 
 // slim drops what the observer never reads before an object enters a
-// cache: managed fields and last-applied annotations everywhere, the data
-// of credentials Secrets (only their existence counts), and the encoded
-// release of superseded Helm records (only the newest is decoded).
+// cache: managed fields everywhere, the data of credentials Secrets (only
+// their existence counts), and the encoded release of superseded Helm
+// records (only the newest is decoded).
 func slim(obj any) (any, error) {
 	m, ok := obj.(metav1.Object)
 	if !ok {
 		return obj, nil
 	}
+	// nil (not empty) managed fields: an update built from a cached copy
+	// leaves the server's as they are. Annotations stay whole for the same
+	// reason: the applier updates namespaces, quotas, limit ranges and
+	// policies from their cached copies.
 	m.SetManagedFields(nil)
-	if a := m.GetAnnotations(); a != nil {
-		delete(a, corev1.LastAppliedConfigAnnotation)
-	}
 	if sec, ok := obj.(*corev1.Secret); ok {
 		switch {
 		case sec.Labels["owner"] == "helm" && sec.Labels["status"] == "superseded":
