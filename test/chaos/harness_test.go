@@ -559,10 +559,19 @@ func (e *env) unsealedNamespace(d *daemon) bool {
 			e.unsealed = map[string]bool{}
 		}
 		e.unsealed[s.Namespace] = true
-		err := e.c.Client.CoreV1().Namespaces().Delete(context.Background(), "store-"+n, metav1.DeleteOptions{})
+		ctx := context.Background()
+		err := e.c.Client.CoreV1().Namespaces().Delete(ctx, "store-"+n, metav1.DeleteOptions{})
 		if err != nil && !apierrors.IsNotFound(err) {
 			e.t.Fatalf("delete store-%s: %v", n, err)
 		}
+		// The Blocked store is not planned again when its namespace goes
+		// (seen in the full run): once it is gone, a webhook asks for a
+		// sync, which creates the store anew.
+		d.waitUntil("store-"+n+" deleted", func() bool {
+			_, err := e.c.Client.CoreV1().Namespaces().Get(ctx, "store-"+n, metav1.GetOptions{})
+			return apierrors.IsNotFound(err)
+		})
+		d.hook(e.repo.Head(e.t, "main"))
 	}
 	return false
 }
