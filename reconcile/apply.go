@@ -415,11 +415,36 @@ func (c *ClusterApplier) rollback(ctx context.Context, namespace, name string) e
 	if err != nil {
 		return err
 	}
+	if err := c.deleteSetupJobs(ctx, namespace); err != nil {
+		return err
+	}
 	rb := action.NewRollback(cfg)
 	rb.Timeout = c.Timeout
 	rb.MaxHistory = c.MaxHistory
 	if err := rb.Run(name); err != nil {
 		return fmt.Errorf("helm rollback %s: %w", name, err)
+	}
+	return nil
+}
+
+// deleteSetupJobs deletes the store's setup Jobs before a rollback. A Job's
+// pod template is immutable and the controller adds to it, so Helm cannot
+// patch a Job the target revision shares with the cluster when the failed
+// revision's record does not list it (an upgrade interrupted by a crash):
+// the rollback would fail on "field is immutable" at every retry. The
+// setup is idempotent; the rollback creates its Job again and it reruns.
+func (c *ClusterApplier) deleteSetupJobs(ctx context.Context, namespace string) error {
+	jobs := c.client.BatchV1().Jobs(namespace)
+	list, err := jobs.List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=setup"})
+	if err != nil {
+		return fmt.Errorf("list setup Jobs of %s: %w", namespace, err)
+	}
+	background := metav1.DeletePropagationBackground
+	for _, j := range list.Items {
+		err := jobs.Delete(ctx, j.Name, metav1.DeleteOptions{PropagationPolicy: &background, Preconditions: &metav1.Preconditions{UID: &j.UID}})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("delete setup Job %s/%s before the rollback: %w", namespace, j.Name, err)
+		}
 	}
 	return nil
 }

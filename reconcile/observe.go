@@ -265,6 +265,9 @@ func (o *Observer) health(ns string) []Workload {
 		out = append(out, StatefulSetHealth(s))
 	}
 	for _, j := range inNamespace[*batchv1.Job](o.jobs, ns) {
+		if madeByCronJob(j) {
+			continue // a periodic run (WP-Cron) says nothing of the store's health
+		}
 		out = append(out, JobHealth(j))
 	}
 	for _, p := range inNamespace[*corev1.PersistentVolumeClaim](o.pvcs, ns) {
@@ -348,4 +351,13 @@ func replicasOr1(r *int32) int32 {
 		return 1
 	}
 	return *r
+}
+
+func madeByCronJob(j *batchv1.Job) bool {
+	for _, ref := range j.OwnerReferences {
+		if ref.Kind == "CronJob" {
+			return true
+		}
+	}
+	return false
 }

@@ -197,6 +197,13 @@ func planStore(d *render.Desired, o *ObservedStore, p Policy) (Action, bool) {
 		return Action{}, false // wait until the old namespace is gone
 	}
 	rel := o.Release
+	if rel != nil && rel.ChartName != "" && rel.ChartName != string(d.Store.Type) {
+		// Upgrading to the other chart would make Helm delete this chart's
+		// objects, its volume claims (database, uploads) among them.
+		return act(ActBlock, fmt.Sprintf("the store runs %s and stores.yaml now says %s: changing a store's type would destroy "+
+			"its data, so storeops will not; put the type back, or remove the store from stores.yaml (its data is deleted) "+
+			"and add it again in a later revision", rel.ChartName, d.Store.Type), "")
+	}
 	switch {
 	case rel == nil:
 		return act(ActInstall, "release is missing", "")

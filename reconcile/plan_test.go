@@ -130,6 +130,8 @@ func TestPlan(t *testing.T) {
 			s := o.Stores["a"]
 			s.Credentials, s.Release, s.Volumes, s.BoundVolumes = false, nil, 0, 0
 		}, want: []kindStore{{"install", "a"}}, reason: "release is missing"},
+		{name: "type changed in stores.yaml", desired: strings.Replace(three, "{name: a, type: woocommerce}", "{name: a, type: medusa}", 1),
+			want: []kindStore{{"block", "a"}}, reason: "would destroy its data"},
 		{name: "namespace not created by this instance", observed: func(o reconcile.Observed) { o.Stores["b"].Owned = false },
 			want: []kindStore{{"block", "b"}}, reason: "will not adopt"},
 		{name: "undeclared namespace not created by this instance is not deleted", desired: "stores:\n  - {name: a, type: woocommerce}\n  - {name: b, type: medusa}\n",

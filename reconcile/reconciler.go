@@ -48,6 +48,12 @@ type Reconciler struct {
 	Events EventRecorder
 	// Clock returns the time; tests may replace it.
 	Clock func() time.Time
+	// OnStoreUnblocked, if set, is called (at most once between syncs,
+	// from Refresh: it must not block) when the cluster changes under a
+	// Blocked or stalled store, e.g. a person deleted the namespace the
+	// store was blocked on: the caller should sync, since nothing else
+	// would until the next schedule.
+	OnStoreUnblocked func()
 	// Instance is the name of this storeops instance (LabelInstance);
 	// DefaultInstance unless set.
 	Instance string
@@ -63,7 +69,9 @@ type Reconciler struct {
 	history    []SyncRecord
 	refused    *Refusal
 	blocked    map[string]string // store: why a person must act
+	blockedAt  map[string]string // store: StallKey when it was blocked
 	stalled    map[string]string // store: StallKey of a terminal failure
+	woken      bool              // OnStoreUnblocked called since the last sync
 	syncing    bool
 	leader     bool
 	prev       map[string]StoreStatus
@@ -140,6 +148,15 @@ func (r *Reconciler) Sync(ctx context.Context, in SyncInput) (SyncRecord, error)
 	r.unstall(desired, observed, actions)
 	planned := len(actions)
 	actions = r.block(actions)
+	r.mu.Lock()
+	r.blockedAt = map[string]string{}
+	for i := range desired {
+		if _, ok := r.blocked[desired[i].Store.Name]; ok {
+			r.blockedAt[desired[i].Store.Name] = StallKey(&desired[i], observed.Stores[desired[i].Store.Name])
+		}
+	}
+	r.woken = false
+	r.mu.Unlock()
 	for _, a := range actions {
 		r.log.Info("planned", "store", a.Store, "action", a.Kind, "reason", a.Reason)
 	}
@@ -309,6 +326,7 @@ func (r *Reconciler) Refresh() {
 	obs := r.observer.Observe()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.wakeUnblocked(obs)
 	now := r.Clock()
 	snap := &Snapshot{
 		Revision: r.revision, Source: r.Source, Syncing: r.syncing, Leader: r.leader,
@@ -462,5 +480,26 @@ func (r *Reconciler) unstall(desired []render.Desired, observed Observed, action
 			delete(r.lastAction, d.Store.Name)
 		}
 		r.log.Info("stalled store changed; acting on it again", "store", d.Store.Name)
+	}
+}
+
+// wakeUnblocked calls OnStoreUnblocked once when the observed state of a
+// Blocked or stalled store no longer matches the one it was blocked at.
+// Called with r.mu held.
+func (r *Reconciler) wakeUnblocked(obs Observed) {
+	if r.OnStoreUnblocked == nil || r.woken || (len(r.blockedAt) == 0 && len(r.stalled) == 0) {
+		return
+	}
+	for i := range r.desired {
+		d := &r.desired[i]
+		key, blocked := r.blockedAt[d.Store.Name]
+		if !blocked {
+			key, blocked = r.stalled[d.Store.Name]
+		}
+		if blocked && key != StallKey(d, obs.Stores[d.Store.Name]) {
+			r.woken = true
+			go r.OnStoreUnblocked()
+			return
+		}
 	}
 }

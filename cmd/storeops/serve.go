@@ -162,6 +162,7 @@ func newDaemon(cfg serveConfig, log *slog.Logger) (*daemon, error) {
 		return nil, err
 	}
 	d.rec.HistoryLimit = cfg.history
+	d.rec.OnStoreUnblocked = func() { d.trigger("a blocked store changed") }
 	d.rec.Source = cfg.source.describe()
 	d.rec.Metrics = d.metrics
 	d.metrics.WatchBoard(d.board)

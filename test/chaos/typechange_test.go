@@ -1,7 +1,6 @@
 package chaos_test
 
 import (
-	"os"
 	"testing"
 
 	"github.com/storeops/storeops/reconcile"
@@ -12,14 +11,10 @@ import (
 // upgrades its Helm release from one chart to the other, and Helm deletes
 // the old chart's objects, its data volumes with them, although the store
 // was never removed from stores.yaml. The store's database and uploads
-// must survive any change but a removal: storeops should refuse the change
-// (Blocked, saying to remove the store first) and keep every volume claim.
+// must survive any change but a removal: storeops refuses the change
+// (Blocked, saying to remove the store first; reconcile.Plan's type rule)
+// and keeps every volume claim.
 func TestTypeChangeKeepsData(t *testing.T) {
-	if os.Getenv("STOREOPS_CHAOS_KNOWN_BUGS") == "" {
-		t.Skip("known bug: changing a store's type in stores.yaml upgrades its release to the other chart, " +
-			"and Helm deletes the old chart's volume claims (database and uploads); reconcile.Plan has no rule " +
-			"for a type change. Set STOREOPS_CHAOS_KNOWN_BUGS=1 to run.")
-	}
 	e := newEnv(t, "bug: type change keeps data", "type", map[string]storeSpec{"chaos-t-a": {Type: "medusa"}, "chaos-t-b": {Type: "woocommerce"}})
 	d := e.start("a")
 	rev := e.repo.Head(t, "main")
