@@ -18,17 +18,7 @@ func TestTwoReplicasOneLeader(t *testing.T) {
 	a := startDaemon(t, repo.URL(), lease...)
 	b := startDaemon(t, repo.URL(), lease...)
 
-	var leader, follower *daemon
-	a.waitUntil("a leader", func() bool {
-		la, lb := a.status().Leader, b.status().Leader
-		switch {
-		case la && !lb:
-			leader, follower = a, b
-		case lb && !la:
-			leader, follower = b, a
-		}
-		return leader != nil
-	})
+	leader, follower := electedOf(a, b)
 	leader.waitPhase("e2e-ha-one", reconcile.PhaseReady)
 	follower.waitPhase("e2e-ha-one", reconcile.PhaseReady) // the follower shows the same status
 

@@ -126,17 +126,7 @@ func TestWebhookOnFollowerReachesTheLeader(t *testing.T) {
 	repo := srv.NewRepo(t, "fwd", map[string]string{"stores.yaml": "stores:\n  - {name: e2e-fwd-one, type: woocommerce}\n"})
 	a := startDaemon(t, repo.URL(), fastLease("e2e-fwd")...)
 	b := startDaemon(t, repo.URL(), fastLease("e2e-fwd")...)
-	var leader, follower *daemon
-	a.waitUntil("a leader", func() bool {
-		la, lb := a.status().Leader, b.status().Leader
-		switch {
-		case la && !lb:
-			leader, follower = a, b
-		case lb && !la:
-			leader, follower = b, a
-		}
-		return leader != nil
-	})
+	leader, follower := electedOf(a, b)
 	leader.waitPhase("e2e-fwd-one", reconcile.PhaseReady)
 	rev := repo.Commit(t, map[string]string{"stores.yaml": "stores:\n  - {name: e2e-fwd-one, type: woocommerce}\n  - {name: e2e-fwd-two, type: woocommerce}\n"}, "add two")
 	if code := follower.push("main", rev); code >= 300 {
@@ -230,4 +220,20 @@ func TestLeaderWithoutItsLeaseAppliesNothing(t *testing.T) {
 	if !strings.Contains(d.out.String(), "not holding the leader Lease") && !strings.Contains(d.out.String(), "no longer leading") {
 		t.Errorf("the daemon did not say it stopped applying")
 	}
+}
+
+// electedOf waits until exactly one of two daemons leads and returns it
+// first.
+func electedOf(a, b *daemon) (leader, follower *daemon) {
+	a.waitUntil("a leader", func() bool {
+		la, lb := a.status().Leader, b.status().Leader
+		switch {
+		case la && !lb:
+			leader, follower = a, b
+		case lb && !la:
+			leader, follower = b, a
+		}
+		return leader != nil
+	})
+	return leader, follower
 }
