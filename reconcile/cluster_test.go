@@ -130,8 +130,7 @@ func newInstanceHarness(t testing.TB, files map[string]string, instance string) 
 			case <-ctx.Done():
 				return
 			case <-changed.C():
-				h.rec.Refresh()
-				h.rec.MarkReadiness(ctx)
+				h.rec.ClusterChanged(ctx)
 			}
 		}
 	}()

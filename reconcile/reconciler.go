@@ -322,8 +322,25 @@ func (r *Reconciler) SetLeader(leader bool) {
 // Refresh recomputes the store statuses from the caches and publishes a
 // new snapshot. It is cheap (no API call) and safe to call often, e.g.
 // on every informer event.
-func (r *Reconciler) Refresh() {
+func (r *Reconciler) Refresh() { r.publish(r.observer.Observe()) }
+
+// ClusterChanged is what to call on every informer event: it observes
+// once, publishes the status, and, on the leader, records the readiness
+// the caches now show (see ReadinessMarks), so that a store's first Ready
+// is recorded before a later drain could hide it.
+func (r *Reconciler) ClusterChanged(ctx context.Context) {
 	obs := r.observer.Observe()
+	r.publish(obs)
+	r.mu.Lock()
+	leader := r.leader
+	r.mu.Unlock()
+	if leader {
+		r.mark(ctx, obs)
+	}
+}
+
+// publish derives the store statuses from obs and publishes a snapshot.
+func (r *Reconciler) publish(obs Observed) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.wakeUnblocked(obs)
@@ -403,19 +420,6 @@ func (r *Reconciler) block(actions []Action) []Action {
 	r.blocked = blocked
 	r.mu.Unlock()
 	return out
-}
-
-// MarkReadiness records on the store namespaces the readiness the caches
-// show now (see ReadinessMarks). Only the leader writes; call it after
-// cluster changes so that a store's first Ready is recorded before a later
-// drain could hide it.
-func (r *Reconciler) MarkReadiness(ctx context.Context) {
-	r.mu.Lock()
-	leader := r.leader
-	r.mu.Unlock()
-	if leader {
-		r.mark(ctx, r.observer.Observe())
-	}
 }
 
 // mark writes the due readiness marks and status labels, and updates obs

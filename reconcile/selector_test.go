@@ -6,8 +6,6 @@ import (
 
 	"github.com/storeops/storeops/reconcile"
 	"github.com/storeops/storeops/render"
-	"helm.sh/helm/v3/pkg/action"
-	"helm.sh/helm/v3/pkg/chartutil"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
 )
@@ -28,15 +26,7 @@ func TestChartsCarryTheName(t *testing.T) {
 				t.Fatal(err)
 			}
 			d := render.Render(cfg)[0]
-			ch, err := reconcile.EmbeddedCharts{}.Chart(typ)
-			if err != nil {
-				t.Fatal(err)
-			}
-			in := action.NewInstall(&action.Configuration{})
-			in.DryRun, in.ClientOnly, in.Replace = true, true, true
-			in.ReleaseName, in.Namespace = d.Release.Name, d.Namespace.Name
-			in.KubeVersion = &chartutil.KubeVersion{Version: "v1.36.0", Major: "1", Minor: "36"}
-			rel, err := in.Run(ch, d.Release.Values)
+			rel, err := reconcile.RenderRelease(reconcile.EmbeddedCharts{}, &d)
 			if err != nil {
 				t.Fatalf("%s%s: %v", typ, variant, err)
 			}

@@ -8,6 +8,7 @@ import (
 	"github.com/storeops/storeops/render"
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/release"
 	"sigs.k8s.io/yaml"
 )
 
@@ -70,20 +71,11 @@ func ChartDeadlines(src ChartSource) (Deadlines, error) {
 // returns the sum of its hook Jobs' deadlines and the longest deadline of
 // any of its Jobs.
 func jobDeadlines(src ChartSource, t render.Type) (hooks, longest time.Duration, err error) {
-	ch, err := src.Chart(t)
-	if err != nil {
-		return 0, 0, err
-	}
 	cfg, err := render.Parse("timeout.yaml", []byte("stores:\n  - {name: timeout, type: "+string(t)+"}\n"), render.Limits{})
 	if err != nil {
 		return 0, 0, err
 	}
-	values := render.Render(cfg)[0].Release.Values
-	in := action.NewInstall(&action.Configuration{})
-	in.DryRun, in.ClientOnly, in.Replace = true, true, true
-	in.ReleaseName, in.Namespace = "timeout", "timeout"
-	in.KubeVersion = &chartutil.KubeVersion{Version: "v1.36.0", Major: "1", Minor: "36"}
-	rel, err := in.Run(ch, values)
+	rel, err := RenderRelease(src, &render.Render(cfg)[0])
 	if err != nil {
 		return 0, 0, fmt.Errorf("render chart %s for its Job deadlines: %w", t, err)
 	}
@@ -123,4 +115,18 @@ func jobDeadlines(src ChartSource, t render.Type) (hooks, longest time.Duration,
 		longest = max(longest, d)
 	}
 	return hooks, longest, nil
+}
+
+// RenderRelease renders the chart of d's store type with d's values, as
+// an install would, without a cluster: the release's manifest and hooks.
+func RenderRelease(src ChartSource, d *render.Desired) (*release.Release, error) {
+	ch, err := src.Chart(d.Store.Type)
+	if err != nil {
+		return nil, err
+	}
+	in := action.NewInstall(&action.Configuration{})
+	in.DryRun, in.ClientOnly, in.Replace = true, true, true
+	in.ReleaseName, in.Namespace = d.Release.Name, d.Namespace.Name
+	in.KubeVersion = &chartutil.KubeVersion{Version: "v1.36.0", Major: "1", Minor: "36"}
+	return in.Run(ch, d.Release.Values)
 }

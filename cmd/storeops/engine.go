@@ -163,8 +163,7 @@ func (e *engine) start(ctx context.Context) error {
 			case <-ctx.Done():
 				return
 			case <-e.changed.C():
-				e.rec.Refresh()
-				e.rec.MarkReadiness(ctx)
+				e.rec.ClusterChanged(ctx)
 			}
 		}
 	}()

@@ -20,8 +20,6 @@ import (
 	"github.com/storeops/storeops/internal/testcluster"
 	"github.com/storeops/storeops/reconcile"
 	"github.com/storeops/storeops/render"
-	"helm.sh/helm/v3/pkg/action"
-	"helm.sh/helm/v3/pkg/chartutil"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -204,15 +202,7 @@ func benchReference(b *testing.B, c *testcluster.Cluster, n, round int) time.Dur
 }
 
 func renderStore(b *testing.B, d *render.Desired) []*unstructured.Unstructured {
-	ch, err := reconcile.EmbeddedCharts{}.Chart(d.Store.Type)
-	if err != nil {
-		b.Fatal(err)
-	}
-	in := action.NewInstall(&action.Configuration{})
-	in.DryRun, in.ClientOnly, in.Replace = true, true, true
-	in.ReleaseName, in.Namespace = d.Release.Name, d.Namespace.Name
-	in.KubeVersion = &chartutil.KubeVersion{Version: "v1.36.0", Major: "1", Minor: "36"}
-	rel, err := in.Run(ch, d.Release.Values)
+	rel, err := reconcile.RenderRelease(reconcile.EmbeddedCharts{}, d)
 	if err != nil {
 		b.Fatal(err)
 	}

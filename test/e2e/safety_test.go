@@ -27,7 +27,10 @@ func TestSyncOnceRefusedWhileServeLeads(t *testing.T) {
 	c := testcluster.Get(t)
 	srv := gittest.NewServer(t)
 	repo := srv.NewRepo(t, "once", map[string]string{"stores.yaml": "stores:\n  - {name: e2e-once-a, type: woocommerce}\n"})
-	d := startDaemon(t, repo.URL(), fastLease("e2e-once")...)
+	// The default Lease durations: a short Lease could lapse on a busy
+	// machine and let sync --once take it legitimately. Stopping the
+	// daemon gives the Lease back at once, so nothing waits on them.
+	d := startDaemon(t, repo.URL(), "--leader-election-name", "e2e-once")
 	d.waitUntil("leading", func() bool { return d.status().Leader })
 
 	file := filepath.Join(t.TempDir(), "stores.yaml")
