@@ -98,7 +98,7 @@ func newInstanceHarness(t testing.TB, files map[string]string, instance string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	observer := reconcile.NewObserver(informerClient, inst, changed.Notify)
+	observer := reconcile.NewObserver(informerClient, inst, func(string) { changed.Notify() })
 	if !observer.Start(ctx.Done()) {
 		t.Fatal("informers did not sync")
 	}

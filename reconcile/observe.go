@@ -21,7 +21,7 @@ import (
 type Observer struct {
 	client   kubernetes.Interface
 	instance Instance
-	onChange func()
+	onChange func(store string)
 
 	managed   informers.SharedInformerFactory // labelled managed-by=storeops
 	helm      informers.SharedInformerFactory // Helm release records (owner=helm)
@@ -47,8 +47,10 @@ type Observer struct {
 // NewObserver prepares the informers for the stores of one instance: only
 // objects labelled with the instance are cached, so another instance's
 // stores are invisible. onChange, if not nil, is called after every change
-// seen in the cluster (from the informers' goroutines: it must not block).
-func NewObserver(client kubernetes.Interface, instance Instance, onChange func()) *Observer {
+// seen in the cluster with the name of the store the object belongs to
+// ("" when it belongs to none), from the informers' goroutines: it must
+// not block.
+func NewObserver(client kubernetes.Interface, instance Instance, onChange func(store string)) *Observer {
 	managedSel := informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 		o.LabelSelector = render.LabelManagedBy + "=" + render.ManagedBy + "," + LabelInstance + "=" + instance.Name
 	})
@@ -83,13 +85,41 @@ func NewObserver(client kubernetes.Interface, instance Instance, onChange func()
 		_ = inf.AddIndexers(cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
 		if onChange != nil {
 			_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-				AddFunc:    func(any) { onChange() },
-				UpdateFunc: func(any, any) { onChange() },
-				DeleteFunc: func(any) { onChange() },
+				AddFunc:    func(obj any) { onChange(StoreOf(obj)) },
+				UpdateFunc: func(_, obj any) { onChange(StoreOf(obj)) },
+				DeleteFunc: func(obj any) { onChange(StoreOf(obj)) },
 			})
 		}
 	}
 	return o
+}
+
+// StoreOf names the store an informer object belongs to: the store of its
+// namespace (or of the namespace itself), "" for none.
+func StoreOf(obj any) string {
+	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		ns, name, _ := cache.SplitMetaNamespaceKey(tomb.Key)
+		if ns == "" {
+			ns = name // a Namespace
+		}
+		return storeOfNamespace(ns)
+	}
+	m, ok := obj.(metav1.Object)
+	if !ok {
+		return ""
+	}
+	if _, isNS := obj.(*corev1.Namespace); isNS {
+		return storeOfNamespace(m.GetName())
+	}
+	return storeOfNamespace(m.GetNamespace())
+}
+
+func storeOfNamespace(ns string) string {
+	name, ok := strings.CutPrefix(ns, render.NamespacePrefix)
+	if !ok {
+		return ""
+	}
+	return name
 }
 
 // WorkloadSelector selects what the store charts render, so that the
