@@ -38,7 +38,7 @@ Example:
 		fmt.Fprintln(stderr, "storeops adopt: -instance:", err)
 		return exitUsage
 	}
-	_, client, err := kubeConfig(f.kubeconfig)
+	_, client, err := kubeConfig(f.kube)
 	if err != nil {
 		fmt.Fprintln(stderr, "storeops adopt:", err)
 		return exitFailed

@@ -71,7 +71,7 @@ func usage(w io.Writer) {
 // reported).
 func parseFlags(fs *flag.FlagSet, args []string) (code int, ok bool) {
 	withExamples(fs)
-	err := fs.Parse(args)
+	err := fs.Parse(rewriteDeprecated(fs, args, fs.Output()))
 	switch {
 	case err == nil:
 	case errors.Is(err, flag.ErrHelp):
@@ -79,7 +79,7 @@ func parseFlags(fs *flag.FlagSet, args []string) (code int, ok bool) {
 	default:
 		return exitUsage, false
 	}
-	if err := applyEnv(fs, lookupEnv); err != nil {
+	if err := applyEnv(fs, deprecatedEnv(fs, lookupEnv, fs.Output())); err != nil {
 		fmt.Fprintf(fs.Output(), "storeops %s: %v\n", fs.Name(), err)
 		return exitUsage, false
 	}

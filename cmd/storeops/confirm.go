@@ -39,7 +39,7 @@ func runConfirmDeletions(ctx context.Context, args []string, stdout, stderr io.W
 	var f engineFlags
 	f.register(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, `Usage: storeops confirm-deletions [--kubeconfig FILE] [--leader-election-namespace NS] [--instance NAME] REVISION
+		fmt.Fprintln(stderr, `Usage: storeops confirm-deletions [--kubeconfig FILE] [--context NAME] [--leader-election-namespace NS] [--instance NAME] REVISION
 
 Confirms that the stores removed by Git revision REVISION (7 or more hex
 digits) may be deleted although they are more than --max-delete-share of
@@ -49,7 +49,7 @@ once) deletes them. The confirmation holds for that revision only. Run it
 with your own credentials, not storeops'.
 
 Example:
-  storeops confirm-deletions --leader-election-namespace storeops 3f2a9c1`)
+  storeops confirm-deletions --context prod --leader-election-namespace storeops 3f2a9c1`)
 		fs.PrintDefaults()
 	}
 	if code, ok := parseFlags(fs, args); !ok {
@@ -64,7 +64,7 @@ Example:
 		fmt.Fprintf(stderr, "storeops confirm-deletions: %q is not a Git revision (7 to 64 hex digits)\n", fs.Arg(0))
 		return exitUsage
 	}
-	_, client, err := kubeConfig(f.kubeconfig)
+	_, client, err := kubeConfig(f.kube)
 	if err != nil {
 		fmt.Fprintln(stderr, "storeops confirm-deletions:", err)
 		return exitFailed

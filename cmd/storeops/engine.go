@@ -15,7 +15,7 @@ import (
 
 // engineFlags configure the reconciler, shared by serve, plan and sync.
 type engineFlags struct {
-	kubeconfig     string
+	kube           kubeFlags
 	workers        int
 	maxDeleteShare float64
 	confirm        string
@@ -38,7 +38,7 @@ type leaseFlags struct {
 }
 
 func (f *engineFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then in-cluster)")
+	f.kube.register(fs)
 	fs.IntVar(&f.workers, "workers", 4, "stores acted on at once")
 	fs.Float64Var(&f.maxDeleteShare, "max-delete-share", 0.5, "largest share of the stores one sync may delete without confirmation (0-1)")
 	fs.StringVar(&f.confirm, "confirm-deletions", "", "Git revision (7+ hex digits) whose deletions are confirmed despite the mass-deletion guard")
@@ -92,7 +92,7 @@ func (f *engineFlags) engine(ctx context.Context, log *slog.Logger, createKey bo
 	}
 	e := &engine{board: reconcile.NewBoard(), changed: reconcile.NewSignal(), fence: &reconcile.Fence{}, flags: f}
 	var err error
-	if e.restCfg, e.client, err = kubeConfig(f.kubeconfig); err != nil {
+	if e.restCfg, e.client, err = kubeConfig(f.kube); err != nil {
 		return nil, err
 	}
 	var inst reconcile.Instance

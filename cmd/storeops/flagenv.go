@@ -60,13 +60,15 @@ func applyEnv(fs *flag.FlagSet, getenv func(string) (string, bool)) error {
 // examples are printed at the end of each command's -h.
 var examples = map[string]string{
 	"adopt": `  # Hand the store namespaces of a version without instances to this one
-  storeops adopt --kubeconfig ~/.kube/config`,
+  storeops adopt --kubeconfig ~/.kube/config --context prod acme`,
 	"plan": `  # What merging the config repository's main branch would do
-  storeops plan --repo https://git.example.com/ops/stores.git
+  storeops plan --git-url https://git.example.com/ops/stores.git
   # A local file, as JSON (exit status 2: there are changes)
-  storeops plan -f stores.yaml -o json`,
+  storeops plan -f stores.yaml -o json
+  # Against the cluster of another kubeconfig context, as kubectl --context
+  storeops plan --git-url https://git.example.com/ops/stores.git --context prod`,
 	"sync": `  # Apply once and wait until every store is Ready
-  storeops sync --once --repo https://git.example.com/ops/stores.git
+  storeops sync --once --git-url https://git.example.com/ops/stores.git
   # Apply a local file without waiting
   storeops sync --once -f stores.yaml --wait=false`,
 	"serve": `  # The daemon, syncing every minute and on GitHub push webhooks

@@ -28,7 +28,7 @@ type oneShotFlags struct {
 }
 
 func (f *oneShotFlags) register(fs *flag.FlagSet) {
-	f.source.register(fs, "repo")
+	f.source.register(fs)
 	f.engine.register(fs)
 	fs.StringVar(&f.file, "f", "", "read stores.yaml from this file instead of a repository")
 	fs.DurationVar(&f.timeout, "timeout", 10*time.Minute, "give up after this long")
@@ -44,7 +44,7 @@ func (f *oneShotFlags) load(ctx context.Context, log *slog.Logger) (revision, er
 		return revision{cfg: cfg}, err
 	}
 	if f.source.url == "" {
-		return revision{}, errors.New("give --repo PATH_OR_URL or -f FILE")
+		return revision{}, errors.New("give --git-url PATH_OR_URL or -f FILE")
 	}
 	src, err := f.source.source(log)
 	if err != nil {
@@ -86,7 +86,7 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	f.register(fs)
 	fs.StringVar(&f.output, "o", "text", "output `format`: text or json")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: storeops plan --repo PATH_OR_URL [-o text|json]\n\nPrints what a sync would do, with diffs. Exit status: 0 no changes, 2 changes, 1 error.")
+		fmt.Fprintln(stderr, "Usage: storeops plan --git-url PATH_OR_URL | -f FILE [-o text|json]\n\nPrints what a sync would do, with diffs. Exit status: 0 no changes, 2 changes, 1 error.")
 		fs.PrintDefaults()
 	}
 	if code, ok := parseFlags(fs, args); !ok {
@@ -202,7 +202,7 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	once := fs.Bool("once", false, "apply one sync and exit (required; `storeops serve` runs continuously)")
 	wait := fs.Bool("wait", true, "wait until every declared store is Ready or Failed")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: storeops sync --once --repo PATH_OR_URL\n\nApplies one sync. Exit status: 0 all stores applied (and Ready with --wait), 1 otherwise.")
+		fmt.Fprintln(stderr, "Usage: storeops sync --once --git-url PATH_OR_URL | -f FILE\n\nApplies one sync. Exit status: 0 all stores applied (and Ready with --wait), 1 otherwise.")
 		fs.PrintDefaults()
 	}
 	if code, ok := parseFlags(fs, args); !ok {

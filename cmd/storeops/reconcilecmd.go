@@ -26,8 +26,8 @@ func init() {
   storeops reconcile
   # Sync now and wait until every store is Ready (exit 1 if one fails)
   storeops reconcile --wait --server https://storeops.example.com --token-file ~/.storeops-token
-  # Another instance, in its own namespace
-  storeops reconcile --instance shop-eu --leader-election-namespace storeops-eu`
+  # Another instance, in its own namespace, in the cluster of kubeconfig context prod
+  storeops reconcile --context prod --instance shop-eu --leader-election-namespace storeops-eu`
 }
 
 // runReconcile asks the leader of a running storeops serve to sync at
@@ -39,7 +39,7 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs := flag.NewFlagSet("reconcile", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var e engineFlags
-	fs.StringVar(&e.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then in-cluster)")
+	e.kube.register(fs)
 	fs.StringVar(&e.instance, "instance", reconcile.DefaultInstance, "the storeops instance to sync")
 	fs.StringVar(&e.lease.namespace, "leader-election-namespace", envOr("POD_NAMESPACE", "default"), "storeops' own namespace, where its Leases live")
 	fs.StringVar(&e.lease.name, "leader-election-name", "", "name of the leader Lease (default storeops-leader, or <instance>-leader)")
@@ -108,7 +108,7 @@ func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) 
 // requestSync writes a sync request on the sync-request Lease, as a
 // follower passes a webhook on (see forward.go).
 func requestSync(ctx context.Context, e *engineFlags, reason string) error {
-	_, client, err := kubeConfig(e.kubeconfig)
+	_, client, err := kubeConfig(e.kube)
 	if err != nil {
 		return err
 	}

@@ -49,7 +49,7 @@ type serveConfig struct {
 }
 
 func (c *serveConfig) register(fs *flag.FlagSet) {
-	c.source.register(fs, "git-url")
+	c.source.register(fs)
 	fs.StringVar(&c.listen, "listen", "127.0.0.1:8080", "address of the status API, dashboard, webhooks and metrics")
 	fs.StringVar(&c.schedule, "schedule", "@every 1m", "cron schedule of periodic syncs (robfig/cron syntax, e.g. \"*/5 * * * *\")")
 	c.engine.register(fs)

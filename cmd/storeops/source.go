@@ -27,8 +27,8 @@ type sourceFlags struct {
 	getenv func(string) string
 }
 
-func (f *sourceFlags) register(fs *flag.FlagSet, urlFlag string) {
-	fs.StringVar(&f.url, urlFlag, "", "Git repository holding stores.yaml: https://, ssh:// or a local path")
+func (f *sourceFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.url, "git-url", "", "Git repository holding stores.yaml: https://, ssh:// or a local path")
 	fs.StringVar(&f.branch, "git-branch", gitsource.DefaultBranch, "branch to track")
 	fs.StringVar(&f.path, "git-path", gitsource.DefaultPath, "path of the stores file inside the repository")
 	fs.StringVar(&f.cacheDir, "git-cache-dir", "", "directory to keep the clone in across restarts (default: memory only)")
