@@ -224,10 +224,8 @@ func StatusLabels(ns *corev1.Namespace, st StoreStatus) map[string]string {
 func (r *Reconciler) statusOf(name string, o *ObservedStore, now time.Time) StoreStatus {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for i := range r.desired {
-		if r.desired[i].Store.Name == name {
-			return r.storeStatus(&r.desired[i], o, now)
-		}
+	if d := r.shown[name]; d != nil {
+		return r.storeStatus(d, o, now)
 	}
 	return r.orphanStatus(o, now)
 }

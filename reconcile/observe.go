@@ -217,6 +217,20 @@ func (o *Observer) Observe() Observed {
 	return out
 }
 
+// ObserveStore returns the live state of one store, read from the caches
+// (nil when no namespace of it exists); see Observe.
+func (o *Observer) ObserveStore(name string) *ObservedStore {
+	it, ok, _ := o.namespaces.GetStore().GetByKey(render.NamespacePrefix + name)
+	if !ok {
+		return nil
+	}
+	ns := it.(*corev1.Namespace)
+	if ns.Labels[render.LabelStore] != name {
+		return nil // not a namespace storeops made for this store
+	}
+	return o.observeStore(name, ns)
+}
+
 func (o *Observer) observeStore(name string, ns *corev1.Namespace) *ObservedStore {
 	s := &ObservedStore{Name: name, Namespace: ns, Owned: o.instance.Owns(ns)}
 	s.ReadyRevision, s.DataSince = readinessMarks(ns)

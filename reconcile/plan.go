@@ -150,9 +150,9 @@ func Plan(desired []render.Desired, observed Observed, policy Policy) ([]Action,
 		}
 		managed++
 		if !declared[name] {
+			a, _ := PlanStore(name, nil, o, policy)
 			deletes = append(deletes, name)
-			actions = append(actions, Action{Kind: ActDelete, Store: name, Observed: o,
-				Reason: "store is no longer declared in stores.yaml"})
+			actions = append(actions, a)
 		}
 	}
 	sort.Strings(deletes)
@@ -162,6 +162,52 @@ func Plan(desired []render.Desired, observed Observed, policy Policy) ([]Action,
 	}
 	sort.SliceStable(actions, func(i, j int) bool { return actions[i].Store < actions[j].Store })
 	return actions, nil
+}
+
+// PlanStore decides the one action one store needs, if any: d is its
+// desired state (nil when stores.yaml does not declare it), o what lives in
+// the cluster (nil when nothing does). Plan calls it for every store of a
+// revision; the work queue calls it for the one store it acts on. It does
+// not apply the mass-deletion guard, which judges a revision as a whole:
+// call it with a nil d only under a revision Plan accepted.
+func PlanStore(name string, d *render.Desired, o *ObservedStore, p Policy) (Action, bool) {
+	if d != nil {
+		return planStore(d, o, p)
+	}
+	if o == nil || o.Namespace == nil || o.Terminating() || !o.Owned {
+		return Action{}, false // nothing, being deleted, or not ours to delete
+	}
+	return Action{Kind: ActDelete, Store: name, Observed: o, Reason: "store is no longer declared in stores.yaml"}, true
+}
+
+// NextCheck is the earliest time after p.Now at which the plan of a store
+// may change with nothing but the clock: its backoff ends, its pending
+// release counts as stuck, its revision's ready timeout passes. Zero when
+// no such time exists. The work queue looks at the store again then.
+func NextCheck(d *render.Desired, o *ObservedStore, p Policy) time.Time {
+	var next time.Time
+	consider := func(t time.Time) {
+		if t.After(p.Now) && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	if d == nil {
+		return next
+	}
+	if r, ok := p.Retries[d.Store.Name]; ok {
+		consider(r.NotBefore)
+	}
+	if o == nil || o.Release == nil {
+		return next
+	}
+	rel := o.Release
+	switch {
+	case pending(rel.Status) || rel.Status == StatusUninstalling:
+		consider(rel.Updated.Add(p.StuckAfter))
+	case p.ReadyTimeout > 0 && rel.Status == StatusDeployed && !o.AllReady() && rel.Revision != o.ReadyRevision:
+		consider(rel.Updated.Add(p.ReadyTimeout))
+	}
+	return next
 }
 
 // planStore decides the one action a declared store needs, if any.
@@ -280,15 +326,33 @@ func heldDataReason(o *ObservedStore) string {
 // StallKey fingerprints what a stalled store's plan depends on: its
 // desired values and the live objects' versions. A store stalled at one
 // key is acted on again once the key changes.
+//
+// The key leaves out what storeops itself writes on the namespace
+// (readiness marks, status labels), which would otherwise count as a
+// change made by a person.
 func StallKey(d *render.Desired, o *ObservedStore) string {
 	key := d.Release.Checksum + "|" + string(d.Store.Type)
 	if o != nil && o.Namespace != nil {
-		key += "|" + string(o.Namespace.UID) + "/" + o.Namespace.ResourceVersion
+		key += fmt.Sprintf("|%s/%t/%t/%t", o.Namespace.UID, o.Owned, o.Credentials, labelsDiffer(o.Namespace.Labels, d.Namespace.Labels))
+		key += "|" + resourceVersion(o.Quota) + "/" + resourceVersion(o.LimitRange) + "/" + resourceVersion(o.NetworkPolicy)
+		key += fmt.Sprintf("|%d/%d|%s|%s", o.Volumes, o.BoundVolumes, strings.Join(o.Missing, ","), strings.Join(o.Drifted, ","))
 		if o.Release != nil {
 			key += fmt.Sprintf("|%d/%s", o.Release.Revision, o.Release.Status)
 		}
 	}
 	return key
+}
+
+// resourceVersion is obj's resource version, "-" for none.
+func resourceVersion[T interface {
+	comparable
+	GetResourceVersion() string
+}](obj T) string {
+	var zero T
+	if obj == zero {
+		return "-"
+	}
+	return obj.GetResourceVersion()
 }
 
 func driftReason(o *ObservedStore) string {

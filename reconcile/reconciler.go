@@ -15,7 +15,10 @@ import (
 
 // Observation gives the live state; *Observer is the real one.
 type Observation interface {
+	// Observe returns every store's.
 	Observe() Observed
+	// ObserveStore returns one store's, nil when nothing of it lives.
+	ObserveStore(name string) *ObservedStore
 }
 
 // Recorder receives metrics; *metrics.Metrics is the real one. Nil is fine.
@@ -24,8 +27,15 @@ type Recorder interface {
 	ObserveAction(kind, result string)
 }
 
-// Reconciler runs syncs and publishes the status. Create it with New; one
-// sync runs at a time (Sync serialises callers).
+// Reconciler decides and acts, one store at a time. Create it with New.
+//
+// A revision of stores.yaml is taken in by Accept (or Sync): the revision
+// is judged as a whole (the mass-deletion guard) and the stores whose plan
+// has something to do are queued. Workers (Run) take one store at a time,
+// observe it, plan it with PlanStore and act; informer events (Enqueue)
+// and the end of a store's backoff queue that store again. Sync is the
+// same on one revision, each queued store acted on once, for sync --once
+// and tests.
 type Reconciler struct {
 	observer Observation
 	applier  Applier
@@ -33,7 +43,7 @@ type Reconciler struct {
 	log      *slog.Logger
 
 	// Policy is the base policy; Now, Retries and ConfirmDeletions are set
-	// per sync.
+	// per plan.
 	Policy Policy
 	// ChartVersions is the embedded chart version per store type.
 	ChartVersions map[render.Type]string
@@ -48,33 +58,33 @@ type Reconciler struct {
 	Events EventRecorder
 	// Clock returns the time; tests may replace it.
 	Clock func() time.Time
-	// OnStoreUnblocked, if set, is called (at most once between syncs,
-	// from Refresh: it must not block) when the cluster changes under a
-	// Blocked or stalled store, e.g. a person deleted the namespace the
-	// store was blocked on: the caller should sync, since nothing else
-	// would until the next schedule.
-	OnStoreUnblocked func()
 	// Instance is the name of this storeops instance (LabelInstance);
 	// DefaultInstance unless set.
 	Instance string
 
-	syncMu sync.Mutex // one sync at a time
+	syncMu sync.Mutex // one Sync at a time
 
 	mu         sync.Mutex
-	desired    []render.Desired
+	desired    []render.Desired           // the revision shown
+	shown      map[string]*render.Desired // desired by store name
 	revision   string
+	inForce    map[string]*render.Desired // the revision acted on; nil before one is accepted
+	forceRev   string
 	retries    map[string]Retry
 	running    map[string]ActionKind
 	lastAction map[string]*ActionLog
-	history    []SyncRecord
+	history    []*SyncRecord // newest first
+	pending    map[*SyncRecord]map[string]bool
+	owner      map[string]*SyncRecord // store: the record its queued work counts for
 	refused    *Refusal
 	blocked    map[string]string // store: why a person must act
-	blockedAt  map[string]string // store: StallKey when it was blocked
 	stalled    map[string]string // store: StallKey of a terminal failure
-	woken      bool              // OnStoreUnblocked called since the last sync
-	syncing    bool
+	expect     map[string]expectation
 	leader     bool
 	prev       map[string]StoreStatus
+	queue      storeQueue // nil unless Run is running
+	busy       int        // stores being acted on
+	publishing *Signal    // set while Run publishes in the background
 }
 
 // New returns a Reconciler publishing on board.
@@ -85,6 +95,8 @@ func New(observer Observation, applier Applier, board *Board, log *slog.Logger) 
 		retries: map[string]Retry{}, running: map[string]ActionKind{},
 		lastAction: map[string]*ActionLog{}, prev: map[string]StoreStatus{},
 		blocked: map[string]string{}, stalled: map[string]string{}, Instance: DefaultInstance,
+		pending: map[*SyncRecord]map[string]bool{}, owner: map[string]*SyncRecord{},
+		expect: map[string]expectation{}, shown: map[string]*render.Desired{},
 	}
 }
 
@@ -93,7 +105,7 @@ type SyncInput struct {
 	Config   *render.Config
 	Revision string
 	Trigger  string
-	// ConfirmDeletions lifts the mass-deletion guard for this sync.
+	// ConfirmDeletions lifts the mass-deletion guard for this revision.
 	ConfirmDeletions bool
 	// Held, when set, says why a newer revision is not applied while this
 	// (last good) one is kept in force; the status keeps showing it.
@@ -103,162 +115,299 @@ type SyncInput struct {
 // ErrStoresFailed is returned by Sync when some store's action failed.
 var ErrStoresFailed = errors.New("some stores failed")
 
-// Sync makes the cluster match in.Config: observe, plan, apply. It returns
-// the record of the sync; its error is a *MassDeletionError when the guard
-// refused the plan, or wraps ErrStoresFailed when an action failed.
-func (r *Reconciler) Sync(ctx context.Context, in SyncInput) (SyncRecord, error) {
-	r.syncMu.Lock()
-	defer r.syncMu.Unlock()
-	start := r.Clock()
-	rec := SyncRecord{Revision: in.Revision, Trigger: in.Trigger, Start: start, Summary: map[string]int{}, Actions: []ActionLog{}}
+// Accept takes in a revision: it plans the whole fleet once (pure, from
+// the caches), refuses the revision when the mass-deletion guard does
+// (the last accepted revision stays in force), and otherwise puts it in
+// force and queues every store whose plan has something to do. It returns
+// at once: the record it opened fills in as the workers act (see Run).
+// Its error is a *MassDeletionError when the guard refused.
+func (r *Reconciler) Accept(in SyncInput) (SyncRecord, error) {
+	rec, keys, err := r.accept(in)
+	if err == nil {
+		r.mu.Lock()
+		q := r.queue
+		r.mu.Unlock()
+		if q != nil {
+			for _, k := range keys {
+				q.Add(k)
+			}
+		}
+	}
+	r.changed()
+	return r.recordCopy(rec), err
+}
 
+// accept is Accept without the queueing: it returns the record opened and
+// the stores to act on.
+func (r *Reconciler) accept(in SyncInput) (*SyncRecord, []string, error) {
+	start := r.Clock()
+	rec := &SyncRecord{Revision: in.Revision, Trigger: in.Trigger, Start: start, Summary: map[string]int{}, Actions: []ActionLog{}}
+	desired := r.Render(in.Config)
+	byName := make(map[string]*render.Desired, len(desired))
+	for i := range desired {
+		byName[desired[i].Store.Name] = &desired[i]
+	}
 	r.mu.Lock()
-	r.desired = r.Render(in.Config)
-	r.revision = in.Revision
-	r.refused = in.Held
-	r.syncing = true
-	policy := r.Policy
-	policy.Now = start
-	policy.ChartVersions = r.ChartVersions
-	policy.ConfirmDeletions = in.ConfirmDeletions
-	policy.Instance = r.Instance
-	policy.Retries = make(map[string]Retry, len(r.retries))
-	for k, v := range r.retries {
-		policy.Retries[k] = v
-	}
-	policy.Stalled = make(map[string]string, len(r.stalled))
-	for k, v := range r.stalled {
-		policy.Stalled[k] = v
-	}
-	desired := r.desired
+	r.desired, r.shown, r.revision, r.refused = desired, byName, in.Revision, in.Held
+	policy := r.policyLocked(start)
 	r.mu.Unlock()
-	r.Refresh()
+	policy.ConfirmDeletions = in.ConfirmDeletions
 
 	observed := r.observer.Observe()
-	r.mark(ctx, observed)
 	actions, err := Plan(desired, observed, policy)
 	var guard *MassDeletionError
 	if errors.As(err, &guard) {
 		rec.Refused = &Refusal{Reason: "MassDeletion", Message: guard.Error() +
 			"; to apply it, confirm it (see the README, \"Deleting many stores\")"}
 		r.log.Warn("plan refused by the mass-deletion guard", "revision", in.Revision, "deletes", guard.Deletes, "managed", guard.Managed)
-		r.finish(&rec, start, in.Held)
-		return rec, err
+		r.mu.Lock()
+		r.refused = rec.Refused
+		r.addRecordLocked(rec, nil)
+		r.mu.Unlock()
+		r.closed(rec)
+		return rec, nil, err
 	}
-	r.unstall(desired, observed, actions)
-	planned := len(actions)
-	actions = r.block(actions)
-	r.mu.Lock()
-	r.blockedAt = map[string]string{}
-	for i := range desired {
-		if _, ok := r.blocked[desired[i].Store.Name]; ok {
-			r.blockedAt[desired[i].Store.Name] = StallKey(&desired[i], observed.Stores[desired[i].Store.Name])
-		}
-	}
-	r.woken = false
-	r.mu.Unlock()
+	keys := make([]string, 0, len(actions))
+	planned := make(map[string]bool, len(actions))
 	for _, a := range actions {
-		r.log.Info("planned", "store", a.Store, "action", a.Kind, "reason", a.Reason)
+		keys = append(keys, a.Store)
+		planned[a.Store] = true
 	}
-	rec.Actions = r.applyAll(ctx, actions, in.Revision)
-	if planned > 0 {
-		r.Refresh()
-		r.mark(ctx, r.observer.Observe()) // the phases the actions left
-	}
-	failed := 0
-	for _, l := range rec.Actions {
-		rec.Summary[string(l.Kind)]++
-		if l.Error != "" {
-			failed++
-			rec.Errors = append(rec.Errors, fmt.Sprintf("%s %s: %s", l.Kind, l.Store, l.Error))
+	r.mu.Lock()
+	r.inForce, r.forceRev = byName, in.Revision
+	for name := range r.blocked {
+		if !planned[name] {
+			delete(r.blocked, name) // the plan no longer blocks it
 		}
 	}
-	r.finish(&rec, start, in.Held)
-	if failed > 0 {
-		return rec, fmt.Errorf("%w: %d of %d actions", ErrStoresFailed, failed, len(actions))
+	r.addRecordLocked(rec, keys)
+	r.mu.Unlock()
+	if len(keys) == 0 {
+		r.closed(rec)
 	}
-	return rec, nil
+	return rec, keys, nil
+}
+
+// Sync makes the cluster match in.Config: Accept, then act on each queued
+// store once, at most Workers at a time, and return the record. Its error
+// is a *MassDeletionError when the guard refused the revision, or wraps
+// ErrStoresFailed when an action failed.
+func (r *Reconciler) Sync(ctx context.Context, in SyncInput) (SyncRecord, error) {
+	r.syncMu.Lock()
+	defer r.syncMu.Unlock()
+	rec, keys, err := r.accept(in)
+	if err != nil {
+		return r.recordCopy(rec), err
+	}
+	r.Refresh()
+	sem := make(chan struct{}, max(1, r.Workers))
+	var wg sync.WaitGroup
+	for _, k := range keys {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			r.abandon(k, ctx.Err())
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			// The caches may not show this store's last action yet: wait
+			// for them (bounded by expectationTTL) rather than act twice.
+			for wait := 10 * time.Millisecond; r.process(ctx, k).wait; wait = min(2*wait, time.Second) {
+				select {
+				case <-time.After(wait):
+				case <-ctx.Done():
+					r.abandon(k, ctx.Err())
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if len(keys) > 0 {
+		r.ClusterChanged(ctx) // record the phases the actions left
+	}
+	out := r.recordCopy(rec)
+	if n := len(out.Errors); n > 0 {
+		return out, fmt.Errorf("%w: %d of %d actions", ErrStoresFailed, n, len(out.Actions))
+	}
+	return out, nil
+}
+
+// abandon ends a queued store's part in its record without acting, with
+// why (the context ended).
+func (r *Reconciler) abandon(store string, err error) {
+	r.mu.Lock()
+	rec := r.owner[store]
+	if rec != nil {
+		rec.Errors = append(rec.Errors, fmt.Sprintf("%s: not acted on: %v", store, err))
+	}
+	r.mu.Unlock()
+	r.done(store)
 }
 
 // Refuse records a revision that was not applied (invalid stores.yaml,
 // Git unreachable). The last good desired state stays in force.
 func (r *Reconciler) Refuse(revision, trigger string, refusal *Refusal) SyncRecord {
 	start := r.Clock()
-	rec := SyncRecord{Revision: revision, Trigger: trigger, Start: start, Summary: map[string]int{}, Actions: []ActionLog{}, Refused: refusal}
+	rec := &SyncRecord{Revision: revision, Trigger: trigger, Start: start, Summary: map[string]int{}, Actions: []ActionLog{}, Refused: refusal}
 	r.log.Warn("revision not applied", "revision", revision, "reason", refusal.Reason, "message", refusal.Message)
-	r.finish(&rec, start, nil)
-	return rec
+	r.mu.Lock()
+	r.refused = refusal
+	r.addRecordLocked(rec, nil)
+	r.mu.Unlock()
+	r.closed(rec)
+	r.Refresh()
+	return r.recordCopy(rec)
 }
 
 // Show sets the desired state for the status without applying anything:
 // replicas that are not the leader use it to serve the same status.
 func (r *Reconciler) Show(cfg *render.Config, revision string, held *Refusal) {
+	desired := r.Render(cfg)
+	byName := make(map[string]*render.Desired, len(desired))
+	for i := range desired {
+		byName[desired[i].Store.Name] = &desired[i]
+	}
 	r.mu.Lock()
-	r.desired = r.Render(cfg)
-	r.revision = revision
-	r.refused = held
+	r.desired, r.shown, r.revision, r.refused = desired, byName, revision, held
 	r.mu.Unlock()
 	r.Refresh()
 }
 
-// finish records a sync in the history; the status shows rec's refusal,
-// or else held.
-func (r *Reconciler) finish(rec *SyncRecord, start time.Time, held *Refusal) {
-	rec.Duration = r.Clock().Sub(start)
-	r.mu.Lock()
-	r.syncing = false
-	r.refused = rec.Refused
-	if r.refused == nil {
-		r.refused = held
+// addRecordLocked puts rec first in the history, waiting for stores; a
+// store queued by an earlier record counts for rec from now on. Called
+// with r.mu held.
+func (r *Reconciler) addRecordLocked(rec *SyncRecord, stores []string) {
+	if len(stores) > 0 {
+		rec.Running = true
+		set := make(map[string]bool, len(stores))
+		for _, s := range stores {
+			set[s] = true
+			if old := r.owner[s]; old != nil && old != rec {
+				delete(r.pending[old], s)
+				if len(r.pending[old]) == 0 {
+					r.closeLocked(old)
+				}
+			}
+			r.owner[s] = rec
+		}
+		r.pending[rec] = set
 	}
-	r.history = append([]SyncRecord{*rec}, r.history...)
+	r.history = append([]*SyncRecord{rec}, r.history...)
 	if len(r.history) > r.HistoryLimit {
+		for _, old := range r.history[r.HistoryLimit:] {
+			if old.Running {
+				r.closeLocked(old)
+			}
+		}
 		r.history = r.history[:r.HistoryLimit]
 	}
+}
+
+// done ends a store's part in the record that queued it; the record closes
+// with its last store.
+func (r *Reconciler) done(store string) {
+	r.mu.Lock()
+	rec := r.owner[store]
+	var closed *SyncRecord
+	if rec != nil {
+		delete(r.owner, store)
+		delete(r.pending[rec], store)
+		if len(r.pending[rec]) == 0 {
+			r.closeLocked(rec)
+			closed = rec
+		}
+	}
+	r.mu.Unlock()
+	if closed != nil {
+		r.closed(closed)
+	}
+}
+
+// closeLocked marks rec finished. Called with r.mu held.
+func (r *Reconciler) closeLocked(rec *SyncRecord) {
+	delete(r.pending, rec)
+	for s, o := range r.owner {
+		if o == rec {
+			delete(r.owner, s)
+		}
+	}
+	rec.Running = false
+	rec.Duration = r.Clock().Sub(rec.Start)
+}
+
+// closed reports a finished record to the metrics and the log.
+func (r *Reconciler) closed(rec *SyncRecord) {
+	r.mu.Lock()
+	if rec.Duration == 0 {
+		rec.Duration = r.Clock().Sub(rec.Start)
+	}
+	rec.Running = false
+	out := *rec
 	r.mu.Unlock()
 	if r.Metrics != nil {
 		result := "ok"
 		switch {
-		case rec.Refused != nil:
+		case out.Refused != nil:
 			result = "refused"
-		case len(rec.Errors) > 0:
+		case len(out.Errors) > 0:
 			result = "error"
 		}
-		r.Metrics.ObserveSync(rec.Duration, result)
+		r.Metrics.ObserveSync(out.Duration, result)
 	}
-	r.Refresh()
+	if len(out.Actions) > 0 {
+		r.log.Info("revision applied", "revision", short(out.Revision), "trigger", out.Trigger, "actions", len(out.Actions),
+			"errors", len(out.Errors), "duration", out.Duration.Round(time.Millisecond))
+	}
+	r.changed()
 }
 
-// applyAll runs the actions, at most Workers at a time, publishing the
-// status as each starts and ends.
-func (r *Reconciler) applyAll(ctx context.Context, actions []Action, revision string) []ActionLog {
-	logs := make([]ActionLog, len(actions))
-	sem := make(chan struct{}, max(1, r.Workers))
-	var wg sync.WaitGroup
-	for i, a := range actions {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				logs[i] = ActionLog{Store: a.Store, Kind: a.Kind, Reason: a.Reason, Diff: a.Diff, Start: r.Clock(), Error: ctx.Err().Error()}
-				return
-			}
-			defer func() { <-sem }()
-			logs[i] = r.applyOne(ctx, a, revision)
-		}()
-	}
-	wg.Wait()
-	return logs
+// recordCopy returns a copy of rec that later actions do not change.
+func (r *Reconciler) recordCopy(rec *SyncRecord) SyncRecord {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return copyRecord(rec)
 }
 
+func copyRecord(rec *SyncRecord) SyncRecord {
+	out := *rec
+	out.Actions = append([]ActionLog{}, rec.Actions...)
+	out.Errors = append([]string(nil), rec.Errors...)
+	out.Summary = make(map[string]int, len(rec.Summary))
+	for k, v := range rec.Summary {
+		out.Summary[k] = v
+	}
+	return out
+}
+
+// policyLocked is the policy of a plan made now. Called with r.mu held.
+func (r *Reconciler) policyLocked(now time.Time) Policy {
+	p := r.Policy
+	p.Now = now
+	p.ChartVersions = r.ChartVersions
+	p.Instance = r.Instance
+	p.Retries = make(map[string]Retry, len(r.retries))
+	for k, v := range r.retries {
+		p.Retries[k] = v
+	}
+	p.Stalled = make(map[string]string, len(r.stalled))
+	for k, v := range r.stalled {
+		p.Stalled[k] = v
+	}
+	return p
+}
+
+// applyOne runs one action, records it in the record its store counts for
+// and publishes the status as it starts and ends.
 func (r *Reconciler) applyOne(ctx context.Context, a Action, revision string) ActionLog {
 	l := ActionLog{Store: a.Store, Kind: a.Kind, Reason: a.Reason, Diff: a.Diff, Start: r.Clock()}
 	r.mu.Lock()
 	r.running[a.Store] = a.Kind
 	r.mu.Unlock()
-	r.Refresh()
+	r.changed()
 
 	err := r.applier.Apply(ctx, a, revision)
 	l.Duration = r.Clock().Sub(l.Start)
@@ -293,12 +442,23 @@ func (r *Reconciler) applyOne(ctx context.Context, a Action, revision string) Ac
 	if a.Kind == ActDelete && err == nil {
 		delete(r.retries, a.Store)
 	}
+	rec := r.owner[a.Store]
+	if rec == nil && len(r.history) > 0 {
+		rec = r.history[0] // work the cluster asked for: it counts for the newest record
+	}
+	if rec != nil {
+		rec.Actions = append(rec.Actions, l)
+		rec.Summary[string(l.Kind)]++
+		if l.Error != "" {
+			rec.Errors = append(rec.Errors, fmt.Sprintf("%s %s: %s", l.Kind, l.Store, l.Error))
+		}
+	}
 	r.mu.Unlock()
 	if r.Metrics != nil {
 		r.Metrics.ObserveAction(string(a.Kind), result)
 	}
 	r.event(a, revision, err)
-	r.Refresh()
+	r.changed()
 	return l
 }
 
@@ -325,29 +485,49 @@ func (r *Reconciler) SetLeader(leader bool) {
 func (r *Reconciler) Refresh() { r.publish(r.observer.Observe()) }
 
 // ClusterChanged is what to call on every informer event: it observes
-// once, publishes the status, and, on the leader, records the readiness
-// the caches now show (see ReadinessMarks), so that a store's first Ready
-// is recorded before a later drain could hide it.
+// once and publishes the status; on the leader with no workers running
+// (sync --once), it also records the readiness the caches now show (see
+// ReadinessMarks), so that a store's first Ready is recorded before a later
+// drain could hide it. With workers running, each store's event queues
+// it (Enqueue) and its worker records its marks.
 func (r *Reconciler) ClusterChanged(ctx context.Context) {
 	obs := r.observer.Observe()
 	r.publish(obs)
 	r.mu.Lock()
-	leader := r.leader
+	markAll := r.leader && r.queue == nil
 	r.mu.Unlock()
-	if leader {
-		r.mark(ctx, obs)
+	if markAll {
+		for name, o := range obs.Stores {
+			r.markStore(ctx, name, o)
+		}
 	}
+}
+
+// changed publishes the status: in the background while Run runs (many
+// changes, one snapshot), at once otherwise.
+func (r *Reconciler) changed() {
+	r.mu.Lock()
+	sig := r.publishing
+	r.mu.Unlock()
+	if sig != nil {
+		sig.Notify()
+		return
+	}
+	r.Refresh()
 }
 
 // publish derives the store statuses from obs and publishes a snapshot.
 func (r *Reconciler) publish(obs Observed) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.wakeUnblocked(obs)
 	now := r.Clock()
 	snap := &Snapshot{
-		Revision: r.revision, Source: r.Source, Syncing: r.syncing, Leader: r.leader,
-		Stores: []StoreStatus{}, History: append([]SyncRecord{}, r.history...), Refused: r.refused, Generated: now,
+		Revision: r.revision, Source: r.Source, Syncing: r.busy > 0 || len(r.pending) > 0 || (r.queue != nil && r.queue.Len() > 0),
+		Leader: r.leader, Stores: make([]StoreStatus, 0, len(r.desired)), History: make([]SyncRecord, 0, len(r.history)),
+		Refused: r.refused, Generated: now,
+	}
+	for _, rec := range r.history {
+		snap.History = append(snap.History, copyRecord(rec))
 	}
 	declared := map[string]bool{}
 	for i := range r.desired {
@@ -397,113 +577,44 @@ func (r *Reconciler) Render(cfg *render.Config) []render.Desired {
 	return ds
 }
 
-// block takes the ActBlock actions out of a plan: they change nothing in
-// the cluster, the status shows their reason until the plan stops
-// blocking the store.
-func (r *Reconciler) block(actions []Action) []Action {
-	out := actions[:0:0]
-	blocked := map[string]string{}
-	for _, a := range actions {
-		if a.Kind == ActBlock {
-			blocked[a.Store] = a.Reason
-			continue
-		}
-		out = append(out, a)
+// markStore writes the store's due readiness marks and status labels, and
+// returns o updated to match. It writes nothing for a store whose
+// namespace shows both already.
+func (r *Reconciler) markStore(ctx context.Context, name string, o *ObservedStore) *ObservedStore {
+	if o == nil {
+		return nil
 	}
-	r.mu.Lock()
-	for _, a := range actions {
-		if reason, ok := blocked[a.Store]; ok && a.Kind == ActBlock && r.blocked[a.Store] != reason {
-			r.log.Warn("store blocked: a person must act", "store", a.Store, "reason", reason)
-			r.blockedEvent(a)
-		}
-	}
-	r.blocked = blocked
-	r.mu.Unlock()
-	return out
-}
-
-// mark writes the due readiness marks and status labels, and updates obs
-// to match. It writes nothing for a store whose namespace shows both
-// already.
-func (r *Reconciler) mark(ctx context.Context, obs Observed) {
 	now := r.Clock()
-	for name, o := range obs.Stores {
-		marks := ReadinessMarks(o, now)
-		view := o
-		if marks != nil {
-			copied := *o
-			ApplyMarks(&copied, marks)
-			view = &copied
-		}
-		var labels map[string]string
-		if o.Owned && !o.Terminating() {
-			labels = StatusLabels(o.Namespace, r.statusOf(name, view, now))
-		}
-		if marks == nil && labels == nil {
-			continue
-		}
-		if err := r.applier.Apply(ctx, Action{Kind: ActMark, Store: name, Observed: o, Marks: marks, LabelMarks: labels}, ""); err != nil {
-			r.log.Warn("cannot record readiness", "store", name, "error", err)
-			continue
-		}
-		r.log.Info("readiness recorded", "store", name, "marks", marks, "labels", labels)
-		r.markEvents(view, marks, labels)
-		copied := *view
-		if len(labels) > 0 {
-			ns := copied.Namespace.DeepCopy()
-			if ns.Labels == nil {
-				ns.Labels = map[string]string{}
-			}
-			for k, v := range labels {
-				ns.Labels[k] = v
-			}
-			copied.Namespace = ns
-		}
-		obs.Stores[name] = &copied
+	marks := ReadinessMarks(o, now)
+	view := o
+	if marks != nil {
+		copied := *o
+		ApplyMarks(&copied, marks)
+		view = &copied
 	}
-}
-
-// unstall forgets the terminal failure of every store whose desired or
-// observed state has changed since (a person acted): when the plan has
-// nothing left to do for it, its failure is over too.
-func (r *Reconciler) unstall(desired []render.Desired, observed Observed, actions []Action) {
-	planned := map[string]bool{}
-	for _, a := range actions {
-		planned[a.Store] = true
+	var labels map[string]string
+	if o.Owned && !o.Terminating() {
+		labels = StatusLabels(o.Namespace, r.statusOf(name, view, now))
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for i := range desired {
-		d := &desired[i]
-		key, ok := r.stalled[d.Store.Name]
-		if !ok || key == StallKey(d, observed.Stores[d.Store.Name]) {
-			continue
-		}
-		delete(r.stalled, d.Store.Name)
-		if !planned[d.Store.Name] {
-			delete(r.lastAction, d.Store.Name)
-		}
-		r.log.Info("stalled store changed; acting on it again", "store", d.Store.Name)
+	if marks == nil && labels == nil {
+		return o
 	}
-}
-
-// wakeUnblocked calls OnStoreUnblocked once when the observed state of a
-// Blocked or stalled store no longer matches the one it was blocked at.
-// Called with r.mu held.
-func (r *Reconciler) wakeUnblocked(obs Observed) {
-	if r.OnStoreUnblocked == nil || r.woken || (len(r.blockedAt) == 0 && len(r.stalled) == 0) {
-		return
+	if err := r.applier.Apply(ctx, Action{Kind: ActMark, Store: name, Observed: o, Marks: marks, LabelMarks: labels}, ""); err != nil {
+		r.log.Warn("cannot record readiness", "store", name, "error", err)
+		return o
 	}
-	for i := range r.desired {
-		d := &r.desired[i]
-		key, blocked := r.blockedAt[d.Store.Name]
-		if !blocked {
-			key, blocked = r.stalled[d.Store.Name]
+	r.log.Info("readiness recorded", "store", name, "marks", marks, "labels", labels)
+	r.markEvents(view, marks, labels)
+	copied := *view
+	if len(labels) > 0 {
+		ns := copied.Namespace.DeepCopy()
+		if ns.Labels == nil {
+			ns.Labels = map[string]string{}
 		}
-		if blocked && key != StallKey(d, obs.Stores[d.Store.Name]) {
-			r.woken = true
-			go r.OnStoreUnblocked()
-			return
+		for k, v := range labels {
+			ns.Labels[k] = v
 		}
+		copied.Namespace = ns
 	}
+	return &copied
 }

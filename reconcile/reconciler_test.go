@@ -38,6 +38,17 @@ func (f *fakeCluster) Observe() reconcile.Observed {
 	return out
 }
 
+func (f *fakeCluster) ObserveStore(name string) *reconcile.ObservedStore {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v, ok := f.stores[name]
+	if !ok {
+		return nil
+	}
+	c := *v
+	return &c
+}
+
 func (f *fakeCluster) Apply(_ context.Context, a reconcile.Action, rev string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -119,6 +119,9 @@ type SyncRecord struct {
 	Summary  map[string]int `json:"summary"` // actions by kind
 	Actions  []ActionLog    `json:"actions"`
 	Errors   []string       `json:"errors,omitempty"`
+	// Running is true while stores this revision queued are still to be
+	// acted on; Duration is set when the last one is done.
+	Running bool `json:"running,omitempty"`
 	// Refused says why the sync applied nothing: an invalid stores.yaml or
 	// the mass-deletion guard.
 	Refused *Refusal `json:"refused,omitempty"`
@@ -142,7 +145,7 @@ type Snapshot struct {
 	Revision string `json:"revision"`
 	// Source describes the repository, branch and path.
 	Source string `json:"source"`
-	// Syncing is true while a sync runs.
+	// Syncing is true while stores are queued or being acted on.
 	Syncing bool `json:"syncing"`
 	// Leader is true when this replica applies changes.
 	Leader  bool          `json:"leader"`
