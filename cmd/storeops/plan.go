@@ -85,8 +85,12 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var f oneShotFlags
 	f.register(fs)
 	fs.StringVar(&f.output, "o", "text", "output `format`: text or json")
+	withDiff := fs.Bool("diff", true, "show each change as a unified diff of the objects' YAML (Secret values masked)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: storeops plan --git-url PATH_OR_URL | -f FILE [-o text|json]\n\nPrints what a sync would do, with diffs. Exit status: 0 no changes, 2 changes, 1 error.")
+		fmt.Fprintln(stderr, "Usage: storeops plan --git-url PATH_OR_URL | -f FILE [-o text|json] [--diff=false]\n\n"+
+			"Prints what a sync would do and, after each change, a unified diff of the YAML of the\n"+
+			"objects it creates or changes (live: the cluster now; desired: after the sync).\n"+
+			"Exit status: 0 no changes, 2 changes, 1 error.")
 		fs.PrintDefaults()
 	}
 	if code, ok := parseFlags(fs, args); !ok {
@@ -103,7 +107,7 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "storeops plan:", err)
 		return exitUsage
 	}
-	actions, rev, err := f.plan(ctx, log)
+	actions, diffs, rev, err := f.plan(ctx, log, *withDiff)
 	out := planJSON{Revision: rev.snap.Revision, Actions: []actionJSON{}}
 	var guard *reconcile.MassDeletionError
 	switch {
@@ -120,7 +124,7 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitFailed
 	}
 	for _, a := range actions {
-		out.Actions = append(out.Actions, actionJSON{Kind: a.Kind, Store: a.Store, Reason: a.Reason, Diff: a.Diff})
+		out.Actions = append(out.Actions, actionJSON{Kind: a.Kind, Store: a.Store, Reason: a.Reason, Diff: diffs[a.Store]})
 	}
 	if f.output == "json" {
 		enc := json.NewEncoder(stdout)
@@ -138,18 +142,19 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// plan loads the desired state, observes the cluster and plans.
-func (f *oneShotFlags) plan(ctx context.Context, log *slog.Logger) ([]reconcile.Action, revision, error) {
+// plan loads the desired state, observes the cluster and plans; with
+// withDiff, it also makes the manifest diff of each action, by store.
+func (f *oneShotFlags) plan(ctx context.Context, log *slog.Logger, withDiff bool) ([]reconcile.Action, map[string]string, revision, error) {
 	rev, err := f.load(ctx, log)
 	if err != nil {
-		return nil, rev, err
+		return nil, nil, rev, err
 	}
 	e, err := f.engine.engine(ctx, log, false)
 	if err != nil {
-		return nil, rev, err
+		return nil, nil, rev, err
 	}
 	if err := e.start(ctx); err != nil {
-		return nil, rev, err
+		return nil, nil, rev, err
 	}
 	policy := e.rec.Policy
 	policy.Now = time.Now()
@@ -157,7 +162,10 @@ func (f *oneShotFlags) plan(ctx context.Context, log *slog.Logger) ([]reconcile.
 	policy.ConfirmDeletions = confirmsDeletions(rev.snap, f.engine.confirm) || confirmsDeletions(rev.snap, e.leaseConfirmation(ctx))
 	policy.Instance = e.rec.Instance
 	actions, err := reconcile.Plan(e.rec.Render(rev.cfg), e.obs.Observe(), policy)
-	return actions, rev, err
+	if err != nil || !withDiff {
+		return actions, nil, rev, err
+	}
+	return actions, e.clusterDiffs(ctx, actions), rev, nil
 }
 
 var actionSigns = map[reconcile.ActionKind]string{
@@ -182,17 +190,10 @@ func printPlan(w io.Writer, p planJSON) {
 			sign = "~"
 		}
 		fmt.Fprintf(w, "%s %s %s: %s\n", sign, a.Kind, a.Store, a.Reason)
-		if a.Diff != "" {
-			for _, line := range strings.Split(strings.TrimRight(readableDiff(a.Diff), "\n"), "\n") {
-				fmt.Fprintf(w, "    %s\n", line)
-			}
-		}
+		io.WriteString(w, a.Diff)
 	}
 	fmt.Fprintf(w, "%d change(s).\n", len(p.Actions))
 }
-
-// readableDiff replaces the non-breaking spaces go-cmp puts in its output.
-func readableDiff(d string) string { return strings.ReplaceAll(d, "\u00a0", " ") }
 
 func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("sync", flag.ContinueOnError)

@@ -127,8 +127,8 @@ func TestPlanAndSyncOnce(t *testing.T) {
 		t.Fatalf("plan after: exit %d\n%s", code, out)
 	}
 	repo.Commit(t, map[string]string{"stores.yaml": "stores:\n  - name: e2e-cli\n    type: woocommerce\n    options:\n      title: Renamed\n"}, "rename")
-	code, out = run(t, "plan", "--repo", repo.URL(), "--kubeconfig", c.Kubeconfig)
-	if code != 2 || !contains(out, "~ upgrade e2e-cli: values changed", `+`, `"Renamed"`) {
+	code, out = run(t, "plan", "--git-url", repo.URL(), "--kubeconfig", c.Kubeconfig)
+	if code != 2 || !contains(out, "~ upgrade e2e-cli: values changed", "+++ desired/batch.v1.Job.store-e2e-cli.", "+          value: Renamed\n") {
 		t.Fatalf("plan of an upgrade: exit %d\n%s", code, out)
 	}
 }
