@@ -70,6 +70,10 @@ func usage(w io.Writer) {
 // ends with code: 0 after -h, exitUsage after a bad flag (already
 // reported).
 func parseFlags(fs *flag.FlagSet, args []string) (code int, ok bool) {
+	if capture != nil {
+		capture(fs) // storeops completion reads the flags
+		return exitOK, false
+	}
 	withExamples(fs)
 	err := fs.Parse(rewriteDeprecated(fs, args, fs.Output()))
 	switch {

@@ -46,10 +46,7 @@ digits) may be deleted although they are more than --max-delete-share of
 the stores. It writes the revision on the Lease <lease>-sync in storeops'
 namespace, which the leader watches: its next sync of that revision (at
 once) deletes them. The confirmation holds for that revision only. Run it
-with your own credentials, not storeops'.
-
-Example:
-  storeops confirm-deletions --context prod --leader-election-namespace storeops 3f2a9c1`)
+with your own credentials, not storeops'.`)
 		fs.PrintDefaults()
 	}
 	if code, ok := parseFlags(fs, args); !ok {
