@@ -20,7 +20,11 @@
 // not parse or validate: that is the caller's check, and the caller's
 // last good snapshot stays in force. Fetch remembers only snapshots it
 // returned without error, so once the remote or the file is repaired the
-// next Fetch returns the new revision.
+// next Fetch returns the new revision. A commit whose file is missing or
+// too large fails with a *RevisionError naming it; the caller (package
+// intake) remembers such bad revisions, as it remembers those whose file
+// does not parse, and lists the remote's refs with Head rather than
+// fetching again while the branch stays on one.
 //
 // # Webhooks
 //

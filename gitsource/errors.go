@@ -38,3 +38,16 @@ var (
 	// branch push (a ping, a tag push): answer 202 and trigger nothing.
 	ErrIgnoredEvent = errors.New("webhook: event ignored")
 )
+
+// RevisionError is the error of a Fetch whose commit has no usable file
+// (it wraps ErrFileNotFound or ErrFileTooLarge): the file at Revision
+// will never be read, whereas a later commit may fix it.
+type RevisionError struct {
+	// Revision is the commit's SHA-1 in hex.
+	Revision string
+	Err      error
+}
+
+func (e *RevisionError) Error() string { return e.Err.Error() }
+
+func (e *RevisionError) Unwrap() error { return e.Err }

@@ -90,14 +90,6 @@ type Source struct {
 	mu   sync.Mutex
 	repo *git.Repository // cache, opened on first Fetch
 	last Snapshot        // last successful Fetch; Revision "" if none
-	bad  badRevision     // last revision whose file could not be read
-}
-
-// badRevision remembers why the file at a revision was refused, so that
-// polling a branch stuck on that revision fetches nothing.
-type badRevision struct {
-	revision string
-	err      error
 }
 
 // New checks cfg, applies defaults and returns a Source. Nothing is
@@ -171,7 +163,11 @@ func (s *Source) Head(ctx context.Context) (string, error) {
 // On error the caller must keep its last good snapshot; see the package
 // documentation. Errors wrap ErrBranchNotFound, ErrFileNotFound (with the
 // path and revision), ErrFileTooLarge, ErrAuthFailed, or the transport
-// error when the remote is unreachable.
+// error when the remote is unreachable. When the file at the new commit
+// is missing or too large, the error is a *RevisionError naming that
+// commit. Fetch remembers no such commit: polling a branch that stays on
+// it reads it again each time, so a caller that remembers it compares
+// Head with it before calling Fetch again.
 func (s *Source) Fetch(ctx context.Context) (Snapshot, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -188,9 +184,6 @@ func (s *Source) Fetch(ctx context.Context) (Snapshot, error) {
 		snap.Unchanged = true
 		s.log.Debug("branch unchanged", "revision", head)
 		return snap, nil
-	}
-	if head == s.bad.revision {
-		return Snapshot{}, s.bad.err
 	}
 
 	start := time.Now()
@@ -214,7 +207,7 @@ func (s *Source) Fetch(ctx context.Context) (Snapshot, error) {
 	snap, err := s.read(commit)
 	if err != nil {
 		if errors.Is(err, ErrFileNotFound) || errors.Is(err, ErrFileTooLarge) {
-			s.bad = badRevision{revision: commit.Hash.String(), err: err}
+			err = &RevisionError{Revision: commit.Hash.String(), Err: err}
 		}
 		return Snapshot{}, err
 	}

@@ -150,6 +150,12 @@ func TestFetchErrors(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.text) {
 				t.Errorf("error %q does not mention %q", err, tc.text)
 			}
+			// Only a file that a later commit may fix names its commit.
+			var rev *gitsource.RevisionError
+			fileErr := errors.Is(err, gitsource.ErrFileNotFound) || errors.Is(err, gitsource.ErrFileTooLarge)
+			if got := errors.As(err, &rev); got != fileErr || (got && rev.Revision != repo.Head(t, "main")) {
+				t.Errorf("error %q: RevisionError %+v, want one naming the head only for a file error", err, rev)
+			}
 		})
 	}
 }
@@ -161,13 +167,14 @@ func TestFetchMissingFileThenFixed(t *testing.T) {
 	good := fetch(t, src)
 
 	gone := repo.Remove(t, "main", "Remove stores", "stores.yaml")
-	for i := range 2 { // a failed revision is not remembered as good
-		srv.ResetCounts()
-		if _, err := src.Fetch(context.Background()); !errors.Is(err, gitsource.ErrFileNotFound) || !strings.Contains(err.Error(), gone) {
+	for range 2 { // a failed revision is neither remembered as good nor as bad
+		_, err := src.Fetch(context.Background())
+		if !errors.Is(err, gitsource.ErrFileNotFound) || !strings.Contains(err.Error(), gone) {
 			t.Fatalf("Fetch after removal: %v, want ErrFileNotFound at %s", err, gone)
 		}
-		if c := srv.Counts(); i == 1 && c.UploadPack != 0 {
-			t.Errorf("polling the same bad revision fetched again: %+v", c)
+		var rev *gitsource.RevisionError
+		if !errors.As(err, &rev) || rev.Revision != gone {
+			t.Fatalf("Fetch after removal: %v, want a RevisionError naming %s", err, gone)
 		}
 	}
 	fixed := repo.Commit(t, map[string]string{"stores.yaml": storesV1}, "Restore stores")

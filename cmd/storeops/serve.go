@@ -16,11 +16,11 @@ import (
 
 	"github.com/robfig/cron/v3"
 	"github.com/storeops/storeops/gitsource"
+	"github.com/storeops/storeops/intake"
 	"github.com/storeops/storeops/internal/commitstatus"
 	"github.com/storeops/storeops/internal/metrics"
 	"github.com/storeops/storeops/internal/preview"
 	"github.com/storeops/storeops/reconcile"
-	"github.com/storeops/storeops/render"
 	"github.com/storeops/storeops/web"
 	"k8s.io/klog/v2"
 )
@@ -133,17 +133,14 @@ type daemon struct {
 	metrics *metrics.Metrics
 	web     *web.Server
 
-	wake       *reconcile.Signal // a sync is wanted
-	reason     atomic.Pointer[string]
-	leading    atomic.Pointer[context.Context] // set while leading; cancelled on loss
-	confirmed  atomic.Pointer[string]          // revision confirmed with storeops confirm-deletions
-	ready      atomic.Bool
-	retryMu    sync.Mutex
-	retry      *time.Timer
-	last       *revision          // last good revision
-	lastBad    string             // last refused revision, reported once
-	badRefusal *reconcile.Refusal // why it was refused
-	lastDown   string             // last source error, reported once
+	wake      *reconcile.Signal // a sync is wanted
+	reason    atomic.Pointer[string]
+	leading   atomic.Pointer[context.Context] // set while leading; cancelled on loss
+	confirmed atomic.Pointer[string]          // revision confirmed with storeops confirm-deletions
+	ready     atomic.Bool
+	retryMu   sync.Mutex
+	retry     *time.Timer
+	intake    *intake.Intake // fetch, validate, hold the last good revision, hand it over
 
 	status      *commitstatus.Reporter // commit statuses on the forge; nil: none
 	preview     *preview.Previewer     // plan previews on pull requests; nil: none
@@ -166,6 +163,29 @@ func newDaemon(cfg serveConfig, log *slog.Logger) (*daemon, error) {
 	d.rec.Source = cfg.source.describe()
 	d.rec.Metrics = d.metrics
 	d.metrics.WatchBoard(d.board)
+	d.intake = intake.New(intake.Config{
+		Source:   d.src,
+		Target:   reconcilerTarget{d.rec},
+		Describe: cfg.source.describe(),
+		Limits:   cfg.source.limits,
+		Log:      log,
+		Hooks: intake.Hooks{
+			Leading: func() context.Context {
+				if p := d.leading.Load(); p != nil {
+					return *p
+				}
+				return nil
+			},
+			ConfirmsDeletions: func(rev string) bool {
+				snap := gitsource.Snapshot{Revision: rev}
+				return confirmsDeletions(snap, d.cfg.engine.confirm) || confirmsDeletions(snap, d.confirmedRevision())
+			},
+			Fetched: d.metrics.ObserveFetch,
+			Refused: d.statusRefused,
+			Picked:  d.statusPicked,
+			Applied: d.applied,
+		},
+	})
 	if d.status, err = cfg.status.reporter(cfg.dashboard, d.board, log); err != nil {
 		return nil, fmt.Errorf("commit status: %w", err)
 	}
@@ -340,58 +360,19 @@ func (d *daemon) follow() {
 // syncOnce fetches the branch, validates stores.yaml and, when leading,
 // applies the newest good revision; otherwise it only shows it.
 func (d *daemon) syncOnce(ctx context.Context, trigger string) {
-	t0 := time.Now()
-	snap, err := d.src.Fetch(ctx)
-	d.metrics.ObserveFetch(time.Since(t0), err)
-	var held *reconcile.Refusal
-	if err != nil {
-		if ctx.Err() != nil {
-			return
-		}
-		held = &reconcile.Refusal{Reason: "SourceUnavailable",
-			Message: fmt.Sprintf("cannot fetch %s: %v; the last good revision stays applied", d.cfg.source.describe(), err)}
-		if d.last == nil {
-			d.fromCache(held)
-		}
-		if held.Message != d.lastDown {
-			d.lastDown = held.Message
-			d.rec.Refuse("", trigger, held)
-		}
-	} else {
-		d.lastDown = ""
-		switch {
-		case d.last != nil && snap.Revision == d.last.snap.Revision:
-			// The applied revision: parsed already.
-		case snap.Revision == d.lastBad:
-			held = d.badRefusal // refused already; still shown
-		default:
-			cfg, perr := render.Parse(snap.Path, snap.Data, d.cfg.source.limits)
-			if perr != nil {
-				held = invalidRefusal(snap, perr)
-				d.lastBad, d.badRefusal = snap.Revision, held
-				d.rec.Refuse(snap.Revision, trigger, held)
-				d.statusRefused(snap.Revision, held)
-				break
-			}
-			d.last = &revision{snap: snap, cfg: cfg}
-		}
-	}
-	if d.last == nil {
-		return // nothing valid has been seen yet
-	}
-	leadCtx := d.leading.Load()
-	if leadCtx == nil {
-		d.rec.Show(d.last.cfg, d.last.snap.Revision, held)
-		return
-	}
-	syncCtx, cancel := context.WithCancel(*leadCtx)
-	stop := context.AfterFunc(ctx, cancel)
-	defer func() { stop(); cancel() }()
-	d.statusPicked(d.last.snap.Revision)
-	rec, err := d.rec.Sync(syncCtx, reconcile.SyncInput{
-		Config: d.last.cfg, Revision: d.last.snap.Revision, Trigger: trigger,
-		ConfirmDeletions: confirmsDeletions(d.last.snap, d.cfg.engine.confirm) || confirmsDeletions(d.last.snap, d.confirmedRevision()), Held: held,
-	})
+	d.intake.Sync(ctx, trigger)
+}
+
+// reconcilerTarget is where the intake hands revisions: the reconciler.
+type reconcilerTarget struct{ *reconcile.Reconciler }
+
+func (t reconcilerTarget) Apply(ctx context.Context, in reconcile.SyncInput) (reconcile.SyncRecord, error) {
+	return t.Sync(ctx, in)
+}
+
+// applied follows the sync of a revision: commit status and previews,
+// an immediate sync after an unlock, the log, and the next retry.
+func (d *daemon) applied(rec reconcile.SyncRecord, err error) {
 	d.afterSync(rec)
 	if rec.Summary[string(reconcile.ActUnlock)] > 0 {
 		d.trigger("after unlock") // finish what the crashed run began, now
@@ -428,26 +409,4 @@ func (d *daemon) stopRetry() {
 		d.retry.Stop()
 	}
 	d.retryMu.Unlock()
-}
-
-// fromCache starts from the revision in the on-disk cache
-// (--git-cache-dir) when the remote cannot be reached before any revision
-// is known: a restart during a Git outage keeps serving (and applying)
-// the last fetched stores.yaml instead of knowing none.
-func (d *daemon) fromCache(held *reconcile.Refusal) {
-	snap, err := d.src.Cached()
-	if err != nil {
-		if !errors.Is(err, gitsource.ErrNoCache) {
-			d.log.Warn("cannot read the cached revision", "error", err)
-		}
-		return
-	}
-	cfg, err := render.Parse(snap.Path, snap.Data, d.cfg.source.limits)
-	if err != nil {
-		d.log.Warn("the cached revision is not valid", "revision", short(snap.Revision), "error", err)
-		return
-	}
-	d.last = &revision{snap: snap, cfg: cfg}
-	held.Message += fmt.Sprintf("; serving revision %s from the cache", short(snap.Revision))
-	d.log.Info("serving the cached revision while the remote is unreachable", "revision", short(snap.Revision))
 }

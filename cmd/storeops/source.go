@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/storeops/storeops/gitsource"
-	"github.com/storeops/storeops/reconcile"
 	"github.com/storeops/storeops/render"
 )
 
@@ -81,19 +80,6 @@ func (f *sourceFlags) describe() string {
 type revision struct {
 	snap gitsource.Snapshot
 	cfg  *render.Config
-}
-
-// invalidRefusal describes a stores.yaml that does not parse or validate.
-func invalidRefusal(snap gitsource.Snapshot, err error) *reconcile.Refusal {
-	r := &reconcile.Refusal{Reason: "InvalidConfig"}
-	for _, e := range render.Errors(err) {
-		r.Errors = append(r.Errors, e.Error())
-	}
-	if len(r.Errors) == 0 {
-		r.Errors = []string{err.Error()}
-	}
-	r.Message = fmt.Sprintf("%s at %s has %d problem(s); the last good revision stays applied", snap.Path, short(snap.Revision), len(r.Errors))
-	return r
 }
 
 // fetchRevision fetches the branch head and parses its stores.yaml.
