@@ -121,9 +121,12 @@ type next struct {
 // process observes one store, plans it and acts; it ends the store's part
 // in the record that queued it.
 func (r *Reconciler) process(ctx context.Context, name string) (n next) {
+	r.mu.Lock()
+	rec := r.owner[name]
+	r.mu.Unlock()
 	defer func() {
 		if !n.wait {
-			r.done(name)
+			r.done(name, rec)
 		}
 	}()
 	now := r.Clock()
@@ -140,6 +143,7 @@ func (r *Reconciler) process(ctx context.Context, name string) (n next) {
 		r.mu.Lock()
 		r.busy--
 		r.mu.Unlock()
+		r.changed() // Syncing may have ended
 	}()
 
 	o := r.observer.ObserveStore(name)
@@ -156,12 +160,7 @@ func (r *Reconciler) process(ctx context.Context, name string) (n next) {
 
 	r.mu.Lock()
 	if key, ok := r.stalled[name]; ok && (d == nil || key != StallKey(d, o)) {
-		// A person acted: its failure is over unless the plan fails again.
-		delete(r.stalled, name)
-		if !act {
-			delete(r.lastAction, name)
-		}
-		r.log.Info("stalled store changed; acting on it again", "store", name)
+		r.unstallLocked(name, act) // a person acted
 	}
 	if !act || a.Kind != ActBlock {
 		delete(r.blocked, name)

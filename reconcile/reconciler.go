@@ -175,6 +175,11 @@ func (r *Reconciler) accept(in SyncInput) (*SyncRecord, []string, error) {
 	}
 	r.mu.Lock()
 	r.inForce, r.forceRev = byName, in.Revision
+	for name, key := range r.stalled {
+		if d := byName[name]; d == nil || key != StallKey(d, observed.Stores[name]) {
+			r.unstallLocked(name, planned[name])
+		}
+	}
 	for name := range r.blocked {
 		if !planned[name] {
 			delete(r.blocked, name) // the plan no longer blocks it
@@ -186,6 +191,16 @@ func (r *Reconciler) accept(in SyncInput) (*SyncRecord, []string, error) {
 		r.closed(rec)
 	}
 	return rec, keys, nil
+}
+
+// unstallLocked forgets a stalled store's terminal failure: a person
+// changed its desired or observed state. Called with r.mu held.
+func (r *Reconciler) unstallLocked(name string, planned bool) {
+	delete(r.stalled, name)
+	if !planned {
+		delete(r.lastAction, name) // nothing left to do: its failure is over too
+	}
+	r.log.Info("stalled store changed; acting on it again", "store", name)
 }
 
 // Sync makes the cluster match in.Config: Accept, then act on each queued
@@ -245,7 +260,7 @@ func (r *Reconciler) abandon(store string, err error) {
 		rec.Errors = append(rec.Errors, fmt.Sprintf("%s: not acted on: %v", store, err))
 	}
 	r.mu.Unlock()
-	r.done(store)
+	r.done(store, rec)
 }
 
 // Refuse records a revision that was not applied (invalid stores.yaml,
@@ -307,13 +322,13 @@ func (r *Reconciler) addRecordLocked(rec *SyncRecord, stores []string) {
 	}
 }
 
-// done ends a store's part in the record that queued it; the record closes
-// with its last store.
-func (r *Reconciler) done(store string) {
+// done ends a store's part in rec, the record it counted for when its
+// look began (a newer revision may have taken it over since); the record
+// closes with its last store.
+func (r *Reconciler) done(store string, rec *SyncRecord) {
 	r.mu.Lock()
-	rec := r.owner[store]
 	var closed *SyncRecord
-	if rec != nil {
+	if rec != nil && r.owner[store] == rec {
 		delete(r.owner, store)
 		delete(r.pending[rec], store)
 		if len(r.pending[rec]) == 0 {
@@ -406,6 +421,10 @@ func (r *Reconciler) applyOne(ctx context.Context, a Action, revision string) Ac
 	l := ActionLog{Store: a.Store, Kind: a.Kind, Reason: a.Reason, Diff: a.Diff, Start: r.Clock()}
 	r.mu.Lock()
 	r.running[a.Store] = a.Kind
+	rec := r.owner[a.Store] // the record it counts for: the one it was planned under
+	if rec == nil && len(r.history) > 0 {
+		rec = r.history[0] // work the cluster asked for: the newest record
+	}
 	r.mu.Unlock()
 	r.changed()
 
@@ -441,10 +460,6 @@ func (r *Reconciler) applyOne(ctx context.Context, a Action, revision string) Ac
 	r.lastAction[a.Store] = &l
 	if a.Kind == ActDelete && err == nil {
 		delete(r.retries, a.Store)
-	}
-	rec := r.owner[a.Store]
-	if rec == nil && len(r.history) > 0 {
-		rec = r.history[0] // work the cluster asked for: it counts for the newest record
 	}
 	if rec != nil {
 		rec.Actions = append(rec.Actions, l)

@@ -1,0 +1,242 @@
+package reconcile_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/storeops/storeops/reconcile"
+	"github.com/storeops/storeops/render"
+)
+
+// queuedCluster is a fakeCluster whose actions can be held, whose caches
+// can lag behind its actions, and which tells the reconciler of every
+// change it makes, as the informers do.
+type queuedCluster struct {
+	*fakeCluster
+	r *reconcile.Reconciler
+
+	mu      sync.Mutex
+	gates   map[string]chan struct{} // store: Apply waits until closed
+	started map[string]int           // store: Apply calls begun
+	stale   map[string]*reconcile.ObservedStore
+	lag     bool // ObserveStore shows the state before the last action
+}
+
+func newQueuedCluster() *queuedCluster {
+	return &queuedCluster{fakeCluster: &fakeCluster{stores: map[string]*reconcile.ObservedStore{}},
+		gates: map[string]chan struct{}{}, started: map[string]int{}, stale: map[string]*reconcile.ObservedStore{}}
+}
+
+func (q *queuedCluster) Apply(ctx context.Context, a reconcile.Action, rev string) error {
+	q.mu.Lock()
+	q.started[a.Store]++
+	gate := q.gates[a.Store]
+	if q.lag {
+		if _, ok := q.stale[a.Store]; !ok {
+			q.stale[a.Store] = q.fakeCluster.ObserveStore(a.Store)
+		}
+	}
+	q.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	err := q.fakeCluster.Apply(ctx, a, rev)
+	if a.Kind != reconcile.ActMark {
+		q.r.Enqueue(a.Store) // the informers saw it
+	}
+	return err
+}
+
+func (q *queuedCluster) ObserveStore(name string) *reconcile.ObservedStore {
+	q.mu.Lock()
+	old, lagging := q.stale[name]
+	q.mu.Unlock()
+	if lagging {
+		return old
+	}
+	return q.fakeCluster.ObserveStore(name)
+}
+
+// catchUp makes the caches show every action, and tells the reconciler.
+func (q *queuedCluster) catchUp() {
+	q.mu.Lock()
+	q.lag = false
+	names := make([]string, 0, len(q.stale))
+	for n := range q.stale {
+		names = append(names, n)
+	}
+	q.stale = map[string]*reconcile.ObservedStore{}
+	q.mu.Unlock()
+	for _, n := range names {
+		q.r.Enqueue(n)
+	}
+}
+
+func (q *queuedCluster) startedFor(store string) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.started[store]
+}
+
+func (q *queuedCluster) appliedCopy() []string {
+	q.fakeCluster.mu.Lock()
+	defer q.fakeCluster.mu.Unlock()
+	return append([]string{}, q.applied...)
+}
+
+func newQueueReconciler(q *queuedCluster) (*reconcile.Reconciler, *reconcile.Board) {
+	board := reconcile.NewBoard()
+	r := reconcile.New(q, q, board, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r.ChartVersions = map[render.Type]string{render.WooCommerce: "1.0.0", render.Medusa: "1.0.0"}
+	q.r = r
+	return r, board
+}
+
+// runQueue starts q's reconciler workers for the test.
+func runQueue(t *testing.T, q *queuedCluster, workers int) *reconcile.Board {
+	t.Helper()
+	r, board := newQueueReconciler(q)
+	r.Workers = workers
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); r.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return board
+}
+
+// eventually waits until cond holds, failing the test after a minute.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond) // polling a condition, not a wait for an outcome
+	}
+}
+
+func TestQueueActsOnANewStoreWhileAnotherIsStillBeingActedOn(t *testing.T) {
+	q := newQueuedCluster()
+	q.gates["a"] = make(chan struct{}) // a's install holds its worker
+	board := runQueue(t, q, 2)
+
+	if _, err := q.r.Accept(reconcile.SyncInput{Config: configOf(t, "stores:\n  - {name: a, type: woocommerce}\n"), Revision: "r1", Trigger: "push"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a's install to start", func() bool { return q.startedFor("a") == 1 })
+	// A push adds b while a's install is still running: b is acted on
+	// without waiting for a (no sync holds the others back).
+	rec, err := q.r.Accept(reconcile.SyncInput{Config: configOf(t, "stores:\n  - {name: a, type: woocommerce}\n  - {name: b, type: medusa}\n"), Revision: "r2", Trigger: "push"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rec.Running {
+		t.Fatalf("the record of r2 should be running until b is done: %+v", rec)
+	}
+	eventually(t, "b to be installed", func() bool {
+		for _, s := range q.appliedCopy() {
+			if s == "install b" {
+				return true
+			}
+		}
+		return false
+	})
+	if got := q.appliedCopy(); len(got) != 1 {
+		t.Fatalf("applied %v, want only b's install while a's is held", got)
+	}
+	close(q.gates["a"])
+	eventually(t, "both records to end", func() bool {
+		h := board.Current().History
+		return len(h) == 2 && !h[0].Running && !h[1].Running && !board.Current().Syncing
+	})
+	h := board.Current().History
+	if h[0].Revision != "r2" || len(h[0].Actions) != 1 || h[0].Actions[0].Store != "b" ||
+		h[1].Revision != "r1" || len(h[1].Actions) != 1 || h[1].Actions[0].Store != "a" {
+		t.Fatalf("records: r2 %+v, r1 %+v", h[0], h[1])
+	}
+}
+
+func TestQueueDoesNotActAgainBeforeTheCachesShowItsAction(t *testing.T) {
+	q := newQueuedCluster()
+	q.lag = true
+	board := runQueue(t, q, 2)
+	cfg := configOf(t, "stores:\n  - {name: a, type: woocommerce}\n")
+	if _, err := q.r.Accept(reconcile.SyncInput{Config: cfg, Revision: "r1"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a's install", func() bool { return len(q.appliedCopy()) == 1 })
+	// The informers report a change of a, but the caches still show a
+	// without its release: planned from them, a would be installed again.
+	for range 5 {
+		q.r.Enqueue("a")
+	}
+	if _, err := q.r.Accept(reconcile.SyncInput{Config: cfg, Revision: "r1", Trigger: "schedule"}); err != nil {
+		t.Fatal(err)
+	}
+	q.catchUp()
+	eventually(t, "a to be Ready and the queue idle", func() bool {
+		s, ok := board.Current().Store("a")
+		return ok && s.Phase == reconcile.PhaseReady && !board.Current().Syncing
+	})
+	if got := q.appliedCopy(); len(got) != 1 {
+		t.Fatalf("applied %v: acted again on stale caches", got)
+	}
+}
+
+func TestQueueKeepsTheGuardOnEventsAndBackoff(t *testing.T) {
+	q := newQueuedCluster()
+	board := runQueue(t, q, 2)
+	if _, err := q.r.Accept(reconcile.SyncInput{Config: configOf(t, three), Revision: "r1"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "three installs", func() bool { return len(q.appliedCopy()) == 3 && !board.Current().Syncing })
+
+	_, err := q.r.Accept(reconcile.SyncInput{Config: configOf(t, ""), Revision: "r2"})
+	var guard *reconcile.MassDeletionError
+	if !errors.As(err, &guard) {
+		t.Fatalf("want the guard's refusal, got %v", err)
+	}
+	// Events on the stores an emptied file would delete change nothing:
+	// the revision in force is still r1.
+	for _, s := range []string{"a", "b", "c"} {
+		q.r.Enqueue(s)
+	}
+	if _, err := q.r.Accept(reconcile.SyncInput{Config: configOf(t, three), Revision: "r1", Trigger: "schedule"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the queue to be idle", func() bool { return !board.Current().Syncing })
+	if got := q.appliedCopy(); len(got) != 3 {
+		t.Fatalf("applied %v after a refused revision", got)
+	}
+	if _, err := q.r.Accept(reconcile.SyncInput{Config: configOf(t, ""), Revision: "r2", ConfirmDeletions: true}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "three deletes", func() bool { return len(q.appliedCopy()) == 6 && !board.Current().Syncing })
+}
+
+func TestRunLooksAtEveryStoreWhenItStarts(t *testing.T) {
+	q := newQueuedCluster()
+	r, board := newQueueReconciler(q)
+	// Accepted before this replica leads: nothing acts yet.
+	if _, err := r.Accept(reconcile.SyncInput{Config: configOf(t, three), Revision: "r1"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := q.appliedCopy(); len(got) != 0 {
+		t.Fatalf("acted without workers: %v", got)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); r.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	eventually(t, "three installs", func() bool { return len(q.appliedCopy()) == 3 && !board.Current().Syncing })
+}
