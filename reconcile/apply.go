@@ -73,6 +73,18 @@ func NewClusterApplier(cfg *rest.Config, client kubernetes.Interface, charts Cha
 // Apply performs a. Every action is idempotent: repeating it after a crash
 // finishes what was half done.
 func (c *ClusterApplier) Apply(ctx context.Context, a Action, gitRevision string) error {
+	if o := a.Observed; o != nil && o.Namespace != nil && o.Namespace.DeletionTimestamp == nil &&
+		!c.Instance.Sealed(o.Namespace) && c.Instance.Intended(o.Namespace) {
+		// Created by a run that stopped before sealing it (see intent.go):
+		// sealed first if its intent is recorded, refused otherwise.
+		sealed, err := c.sealIntended(ctx, a.Store, o.Namespace, nil)
+		if err != nil {
+			return err
+		}
+		copied := *o
+		copied.Namespace = sealed
+		a.Observed = &copied
+	}
 	if err := c.bindObserved(ctx, a); err != nil {
 		return err
 	}
@@ -234,7 +246,7 @@ func labelsDiffer(live, want map[string]string) bool {
 // every key its chart needs. An existing Secret is never changed.
 // owned refuses to act on a namespace this instance did not create.
 func (c *ClusterApplier) owned(o *ObservedStore) error {
-	if o == nil || o.Namespace == nil || !c.Instance.Owns(o.Namespace) {
+	if o == nil || o.Namespace == nil || !c.Instance.Sealed(o.Namespace) {
 		name := "?"
 		if o != nil && o.Namespace != nil {
 			name = o.Namespace.Name
@@ -246,11 +258,28 @@ func (c *ClusterApplier) owned(o *ObservedStore) error {
 
 // createNamespace creates the store's namespace and seals it with this
 // instance's proof of creation. A namespace that exists already is used
-// only if this instance created it.
+// only if this instance created it. The intent to create it is recorded
+// first (see intent.go), so that a run stopped before the seal leaves a
+// namespace the next run can still prove its own.
 func (c *ClusterApplier) createNamespace(ctx context.Context, d *render.Desired) (*corev1.Namespace, error) {
 	namespaces := c.client.CoreV1().Namespaces()
-	name := d.Namespace.Name
-	live, err := namespaces.Create(ctx, d.Namespace, metav1.CreateOptions{})
+	name, store := d.Namespace.Name, d.Store.Name
+	want, recorded := d.Namespace, ""
+	if c.recordsIntents() {
+		nonce, err := newNonce()
+		if err != nil {
+			return nil, err
+		}
+		if recorded, err = c.recordIntent(ctx, store, nonce); err != nil {
+			return nil, err
+		}
+		want = d.Namespace.DeepCopy()
+		if want.Annotations == nil {
+			want.Annotations = map[string]string{}
+		}
+		want.Annotations[AnnotationIntent] = c.Instance.intent(name, nonce, time.Now())
+	}
+	live, err := namespaces.Create(ctx, want, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
 		live, err = namespaces.Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
@@ -259,23 +288,31 @@ func (c *ClusterApplier) createNamespace(ctx context.Context, d *render.Desired)
 		if live.DeletionTimestamp != nil {
 			return nil, fmt.Errorf("namespace %s is still being deleted", name)
 		}
-		if !c.Instance.Owns(live) {
-			return nil, fmt.Errorf("namespace %s %w", name, ErrNotManaged)
+		switch {
+		case c.Instance.Sealed(live):
+			if recorded != "" {
+				c.clearIntent(ctx, store, recorded)
+			}
+			return live, nil
+		case c.Instance.Intended(live) && recorded != "":
+			// Made by an earlier run that did not seal it, and not in
+			// the cache yet: its nonce is the one recorded before ours.
+			return c.sealIntended(ctx, store, live, strings.Fields(recorded))
 		}
-		return live, nil
+		return nil, fmt.Errorf("namespace %s %w", name, ErrNotManaged)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("create namespace %s: %w", name, err)
 	}
 	// The proof needs the UID, known only now. Should storeops stop before
-	// this update, the namespace stays unproven: blocked, never adopted.
-	if live.Annotations == nil {
-		live.Annotations = map[string]string{}
+	// this update, the next run seals the namespace from the recorded
+	// intent; without it, the namespace would stay unproven: blocked,
+	// never adopted.
+	if live, err = c.seal(ctx, live); err != nil {
+		return nil, err
 	}
-	live.Annotations[AnnotationOwner] = c.Instance.Seal(live)
-	live, err = namespaces.Update(ctx, live, metav1.UpdateOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("seal namespace %s: %w", name, err)
+	if recorded != "" {
+		c.clearIntent(ctx, store, recorded)
 	}
 	return live, nil
 }
@@ -319,7 +356,7 @@ func (c *ClusterApplier) mark(ctx context.Context, o *ObservedStore, marks, labe
 		if live, err = namespaces.Get(ctx, o.Namespace.Name, metav1.GetOptions{}); err != nil {
 			return fmt.Errorf("mark namespace %s: %w", o.Namespace.Name, err)
 		}
-		if live.UID != o.Namespace.UID || live.DeletionTimestamp != nil || !c.Instance.Owns(live) {
+		if live.UID != o.Namespace.UID || live.DeletionTimestamp != nil || !c.Instance.Sealed(live) {
 			return fmt.Errorf("mark namespace %s: replaced or being deleted meanwhile", o.Namespace.Name)
 		}
 	}

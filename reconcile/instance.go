@@ -29,6 +29,13 @@ const (
 	// this instance created the namespace. Labels can be copied by anyone
 	// who may create namespaces; the proof cannot.
 	AnnotationOwner = "storeops.dev/owner"
+	// AnnotationIntent on a store namespace that is not sealed yet is
+	// this instance's record of creating it: a nonce, the creation time
+	// and an HMAC of both with the instance and the namespace's name (see
+	// intent.go). It stands in for the proof only until the namespace is
+	// sealed, and only while the nonce is also recorded in the instance
+	// key Secret, which the applier checks before acting.
+	AnnotationIntent = "storeops.dev/intent"
 	// DefaultInstance is the instance name when none is given.
 	DefaultInstance = "storeops"
 	// instanceKeyBytes is the size of a generated instance key.
@@ -44,6 +51,10 @@ type Instance struct {
 	// Key signs the namespaces this instance creates. It is kept in a
 	// Secret of storeops' own namespace (see LoadInstanceKey).
 	Key []byte
+	// keyNamespace is where that Secret lives; the creation intents of
+	// store namespaces are recorded on it. Empty for an Instance not read
+	// from the cluster: its applier records no intents.
+	keyNamespace string
 }
 
 // CheckInstanceName reports whether name may be used as an instance name:
@@ -63,15 +74,32 @@ func (i Instance) Seal(ns *corev1.Namespace) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// Owns reports whether ns carries this instance's label and a valid proof
-// that this instance created it.
+// Owns reports whether ns carries this instance's label and either a
+// valid proof that this instance created it (Sealed) or this instance's
+// record of creating it (AnnotationIntent, see Intended): storeops stopped
+// between creating the namespace and sealing it. The applier seals such a
+// namespace before any other action, and only if the intent is still
+// recorded in the instance key Secret; otherwise it refuses it as not
+// ours.
 func (i Instance) Owns(ns *corev1.Namespace) bool {
-	if ns == nil || ns.UID == "" || len(i.Key) == 0 ||
-		ns.Labels[render.LabelManagedBy] != render.ManagedBy || ns.Labels[LabelInstance] != i.Name {
+	return i.Sealed(ns) || i.Intended(ns)
+}
+
+// Sealed reports whether ns carries this instance's label and a valid
+// proof that this instance created it.
+func (i Instance) Sealed(ns *corev1.Namespace) bool {
+	if !i.labelled(ns) {
 		return false
 	}
 	got := ns.Annotations[AnnotationOwner]
 	return got != "" && hmac.Equal([]byte(got), []byte(i.Seal(ns)))
+}
+
+// labelled reports whether ns is a namespace with this instance's labels
+// and a UID, and the instance has a key.
+func (i Instance) labelled(ns *corev1.Namespace) bool {
+	return ns != nil && ns.UID != "" && len(i.Key) > 0 &&
+		ns.Labels[render.LabelManagedBy] == render.ManagedBy && ns.Labels[LabelInstance] == i.Name
 }
 
 // instanceKeySecret is the name of the Secret holding an instance's key.
@@ -93,7 +121,7 @@ func LoadInstanceKey(ctx context.Context, client kubernetes.Interface, namespace
 			if len(key) < 16 {
 				return Instance{}, fmt.Errorf("instance key Secret %s/%s has no usable key", namespace, secretName)
 			}
-			return Instance{Name: name, Key: key}, nil
+			return Instance{Name: name, Key: key, keyNamespace: namespace}, nil
 		}
 		if !apierrors.IsNotFound(err) {
 			return Instance{}, fmt.Errorf("read instance key Secret %s/%s: %w", namespace, secretName, err)
@@ -109,7 +137,7 @@ func LoadInstanceKey(ctx context.Context, client kubernetes.Interface, namespace
 			Data: map[string][]byte{"key": key},
 		}, metav1.CreateOptions{})
 		if err == nil {
-			return Instance{Name: name, Key: key}, nil
+			return Instance{Name: name, Key: key, keyNamespace: namespace}, nil
 		}
 		if !apierrors.IsAlreadyExists(err) {
 			return Instance{}, fmt.Errorf("create instance key Secret %s/%s: %w", namespace, secretName, err)
@@ -147,5 +175,5 @@ func ReadInstanceKey(ctx context.Context, client kubernetes.Interface, namespace
 	if err != nil {
 		return Instance{}, fmt.Errorf("read instance key Secret %s/%s: %w", namespace, instanceKeySecret(name), err)
 	}
-	return Instance{Name: name, Key: sec.Data["key"]}, nil
+	return Instance{Name: name, Key: sec.Data["key"], keyNamespace: namespace}, nil
 }

@@ -244,8 +244,8 @@ func TestRenderDefaults(t *testing.T) {
 	role := only[*rbacv1.Role](t, r)
 	for _, rule := range role.Rules {
 		if slices.Equal(rule.APIGroups, []string{""}) && slices.Equal(rule.Resources, []string{"secrets"}) {
-			if !slices.Equal(rule.Verbs, []string{"create"}) && !(slices.Equal(rule.Verbs, []string{"get"}) && slices.Equal(rule.ResourceNames, []string{"storeops-instance-storeops"})) {
-				t.Errorf("secret rule not limited to creating and reading the instance key: %+v", rule)
+			if !slices.Equal(rule.Verbs, []string{"create"}) && !(slices.Equal(rule.Verbs, []string{"get", "patch"}) && slices.Equal(rule.ResourceNames, []string{"storeops-instance-storeops"})) {
+				t.Errorf("secret rule not limited to creating, reading and patching the instance key: %+v", rule)
 			}
 			continue
 		}

@@ -479,6 +479,8 @@ func TestServiceAccountIsRefused(t *testing.T) {
 		"bind the admin ClusterRole":         {Verb: "bind", Group: "rbac.authorization.k8s.io", Resource: "clusterroles", Name: "admin"},
 		"read a secret in kube-system":       {Namespace: "kube-system", Verb: "get", Resource: "secrets"},
 		"read another secret in its ns":      {Namespace: inst.ns, Verb: "get", Resource: "secrets", Name: "other"},
+		"patch another secret in its ns":     {Namespace: inst.ns, Verb: "patch", Resource: "secrets", Name: "other"},
+		"update its instance key":            {Namespace: inst.ns, Verb: "update", Resource: "secrets", Name: "storeops-instance-storeops"},
 		"create a secret in kube-system":     {Namespace: "kube-system", Verb: "create", Resource: "secrets"},
 		"create a secret in a new store":     {Namespace: "store-x", Verb: "create", Resource: "secrets"},
 		"create a ConfigMap in kube-system":  {Namespace: "kube-system", Verb: "create", Resource: "configmaps"},
@@ -510,6 +512,7 @@ func TestServiceAccountIsRefused(t *testing.T) {
 	granted := map[string]attrs{
 		"take its own Lease":              {Namespace: inst.ns, Verb: "update", Group: "coordination.k8s.io", Resource: "leases", Name: "storeops-leader"},
 		"read its instance key":           {Namespace: inst.ns, Verb: "get", Resource: "secrets", Name: "storeops-instance-storeops"},
+		"patch its instance key":          {Namespace: inst.ns, Verb: "patch", Resource: "secrets", Name: "storeops-instance-storeops"},
 		"watch secrets everywhere":        {Verb: "watch", Resource: "secrets"},
 		"create a namespace":              {Verb: "create", Resource: "namespaces"},
 		"create a RoleBinding anywhere":   {Namespace: "store-x", Verb: "create", Group: "rbac.authorization.k8s.io", Resource: "rolebindings"},

@@ -117,7 +117,6 @@ type env struct {
 	// revision at which each store's spec last changed.
 	committed map[string]storeSpec
 	changedAt map[string]string
-	unsealed  map[string]bool // namespaces deleted by unsealedNamespace
 	cacheDir  string
 }
 
@@ -529,12 +528,11 @@ func short(rev string) string {
 // knownBugs runs the tests of known bugs and fails the cases that hit one.
 var knownBugs = os.Getenv("STOREOPS_CHAOS_KNOWN_BUGS") != ""
 
-// unsealedNamespace handles the known bug of TestKillAfterNamespaceCreated:
-// a kill -9 between the creation of a store's namespace and its seal
-// leaves the store Blocked ("not created by instance") for good. The case
-// fails under STOREOPS_CHAOS_KNOWN_BUGS; otherwise it does what the message
-// asks of a person (delete the empty namespace), counts it in the table,
-// and keeps waiting. It returns false: the wait goes on.
+// unsealedNamespace fails the case when a store storeops was creating is
+// Blocked as "not created by instance": the bug of
+// TestKillAfterNamespaceCreated (a kill -9 between the creation of a
+// store's namespace and its seal), fixed; the cases used to delete the
+// namespace by hand and carry on. It returns false: the wait goes on.
 func (e *env) unsealedNamespace(d *daemon) bool {
 	stores, ok := d.stores()
 	if !ok {
@@ -544,34 +542,9 @@ func (e *env) unsealedNamespace(d *daemon) bool {
 		if s.Phase != reconcile.PhaseBlocked || !strings.Contains(s.Message, "was not created by instance") {
 			continue
 		}
-		if _, had := e.records[n]; had {
-			continue // a store that held data: a real loss, the checks say so
+		if _, declared := e.declared[n]; declared {
+			e.t.Fatalf("store %s: %s (the bug of TestKillAfterNamespaceCreated is back)", n, s.Message)
 		}
-		if e.unsealed[s.Namespace] {
-			continue // deleted already, going away
-		}
-		if knownBugs {
-			e.t.Fatalf("store %s: %s (known bug: kill -9 between the namespace's creation and its seal)", n, s.Message)
-		}
-		e.t.Logf("store %s hit the known bug of TestKillAfterNamespaceCreated (%s): deleting its empty namespace by hand", n, s.Message)
-		e.res.KnownBug++
-		if e.unsealed == nil {
-			e.unsealed = map[string]bool{}
-		}
-		e.unsealed[s.Namespace] = true
-		ctx := context.Background()
-		err := e.c.Client.CoreV1().Namespaces().Delete(ctx, "store-"+n, metav1.DeleteOptions{})
-		if err != nil && !apierrors.IsNotFound(err) {
-			e.t.Fatalf("delete store-%s: %v", n, err)
-		}
-		// The Blocked store is not planned again when its namespace goes
-		// (seen in the full run): once it is gone, a webhook asks for a
-		// sync, which creates the store anew.
-		d.waitUntil("store-"+n+" deleted", func() bool {
-			_, err := e.c.Client.CoreV1().Namespaces().Get(ctx, "store-"+n, metav1.GetOptions{})
-			return apierrors.IsNotFound(err)
-		})
-		d.hook(e.repo.Head(e.t, "main"))
 	}
 	return false
 }
