@@ -412,6 +412,8 @@ func (c *ClusterApplier) install(ctx context.Context, d *render.Desired, gitRevi
 	in.Timeout = c.Timeout
 	in.Labels = c.releaseLabels(gitRevision)
 	in.Description = "storeops install"
+	ctx, cancel := helmBound(ctx, c.Timeout)
+	defer cancel()
 	if _, err := in.RunWithContext(ctx, ch, d.Release.Values); err != nil {
 		return fmt.Errorf("helm install %s: %w", d.Release.Name, helmError(err))
 	}
@@ -430,6 +432,8 @@ func (c *ClusterApplier) upgrade(ctx context.Context, d *render.Desired, gitRevi
 	up.ResetValues = true
 	up.Labels = c.releaseLabels(gitRevision)
 	up.Description = "storeops upgrade"
+	ctx, cancel := helmBound(ctx, c.Timeout)
+	defer cancel()
 	if _, err := up.RunWithContext(ctx, d.Release.Name, ch, d.Release.Values); err != nil {
 		return fmt.Errorf("helm upgrade %s: %w", d.Release.Name, helmError(err))
 	}
