@@ -104,7 +104,10 @@ func (f *engineFlags) engine(ctx context.Context, log *slog.Logger, createKey bo
 	if err != nil {
 		return nil, err
 	}
-	e.obs = reconcile.NewObserver(e.client, inst, func(string) { e.changed.Notify() })
+	e.obs = reconcile.NewObserver(e.client, inst, func(store string) {
+		e.changed.Notify()
+		e.rec.Enqueue(store) // the store's worker looks at it again (leader only)
+	})
 	// The applier's requests pass the fence; the informers' do not need to.
 	applyCfg := rest.CopyConfig(e.restCfg)
 	applyCfg.Wrap(e.fence.Wrap)

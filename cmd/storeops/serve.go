@@ -138,9 +138,9 @@ type daemon struct {
 	leading   atomic.Pointer[context.Context] // set while leading; cancelled on loss
 	confirmed atomic.Pointer[string]          // revision confirmed with storeops confirm-deletions
 	ready     atomic.Bool
-	retryMu   sync.Mutex
-	retry     *time.Timer
-	intake    *intake.Intake // fetch, validate, hold the last good revision, hand it over
+	serveCtx  context.Context // ends when serve stops
+	workers   sync.WaitGroup  // the reconciler's workers, while leading
+	intake    *intake.Intake  // fetch, validate, hold the last good revision, hand it over
 
 	status      *commitstatus.Reporter // commit statuses on the forge; nil: none
 	preview     *preview.Previewer     // plan previews on pull requests; nil: none
@@ -159,7 +159,6 @@ func newDaemon(cfg serveConfig, log *slog.Logger) (*daemon, error) {
 		return nil, err
 	}
 	d.rec.HistoryLimit = cfg.history
-	d.rec.OnStoreUnblocked = func() { d.trigger("a blocked store changed") }
 	d.rec.Source = cfg.source.describe()
 	d.rec.Metrics = d.metrics
 	d.metrics.WatchBoard(d.board)
@@ -268,6 +267,7 @@ func (d *daemon) trigger(reason string) {
 
 // run serves until ctx is cancelled, then shuts down gracefully.
 func (d *daemon) run(ctx context.Context) error {
+	d.serveCtx = ctx
 	ln, err := net.Listen("tcp", d.cfg.listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -319,7 +319,6 @@ func (d *daemon) run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			d.log.Info("shutting down")
-			d.stopRetry()
 			d.follow()
 			endElection()
 			return shutdown(srv, &wg)
@@ -343,17 +342,31 @@ func shutdown(srv *http.Server, wg *sync.WaitGroup) error {
 }
 
 // lead marks this replica as the one that applies, until ctx ends.
+// lead starts the reconciler's workers until ctx ends (the Lease is lost)
+// or serve stops.
 func (d *daemon) lead(ctx context.Context) {
 	d.fence.Hold(ctx)
 	d.leading.Store(&ctx)
 	d.rec.SetLeader(true)
 	d.log.Info("leading: this replica applies changes")
+	work, stop := context.WithCancel(ctx)
+	unhook := context.AfterFunc(d.serveCtx, stop)
+	d.workers.Add(1)
+	go func() {
+		defer d.workers.Done()
+		defer unhook()
+		defer stop()
+		d.rec.Run(work)
+	}()
 	d.trigger("leader elected")
 }
 
+// follow stops applying: the fence closes, and it returns once the workers
+// have stopped, so that the Lease is given back only then.
 func (d *daemon) follow() {
 	d.fence.Close()
 	d.leading.Store(nil)
+	d.workers.Wait()
 	d.rec.SetLeader(false)
 }
 
@@ -366,47 +379,18 @@ func (d *daemon) syncOnce(ctx context.Context, trigger string) {
 // reconcilerTarget is where the intake hands revisions: the reconciler.
 type reconcilerTarget struct{ *reconcile.Reconciler }
 
-func (t reconcilerTarget) Apply(ctx context.Context, in reconcile.SyncInput) (reconcile.SyncRecord, error) {
-	return t.Sync(ctx, in)
+// Apply queues the revision's work and returns: the workers Run started
+// on becoming the leader act on it.
+func (t reconcilerTarget) Apply(_ context.Context, in reconcile.SyncInput) (reconcile.SyncRecord, error) {
+	return t.Accept(in)
 }
 
-// applied follows the sync of a revision: commit status and previews,
-// an immediate sync after an unlock, the log, and the next retry.
+// applied follows the intake of a revision: commit status and previews,
+// and the log. The workers act on its stores from now on; backoff and
+// readiness deadlines queue each store again on time.
 func (d *daemon) applied(rec reconcile.SyncRecord, err error) {
 	d.afterSync(rec)
-	if rec.Summary[string(reconcile.ActUnlock)] > 0 {
-		d.trigger("after unlock") // finish what the crashed run began, now
-	}
 	if err != nil {
-		d.log.Warn("sync finished with errors", "revision", short(rec.Revision), "error", err)
-	} else if len(rec.Actions) > 0 {
-		d.log.Info("sync applied", "revision", short(rec.Revision), "actions", len(rec.Actions), "duration", rec.Duration.Round(time.Millisecond))
+		d.log.Warn("revision refused", "revision", short(rec.Revision), "error", err)
 	}
-	d.scheduleRetry()
-}
-
-// scheduleRetry triggers a sync when the earliest backoff ends, so that a
-// failed store is retried on time rather than on the next cron tick.
-func (d *daemon) scheduleRetry() {
-	var next time.Time
-	for _, r := range d.rec.Retries() {
-		if next.IsZero() || r.NotBefore.Before(next) {
-			next = r.NotBefore
-		}
-	}
-	d.stopRetry()
-	if next.IsZero() {
-		return
-	}
-	d.retryMu.Lock()
-	d.retry = time.AfterFunc(time.Until(next)+100*time.Millisecond, func() { d.trigger("retry") })
-	d.retryMu.Unlock()
-}
-
-func (d *daemon) stopRetry() {
-	d.retryMu.Lock()
-	if d.retry != nil {
-		d.retry.Stop()
-	}
-	d.retryMu.Unlock()
 }
