@@ -86,7 +86,7 @@ func (r *Reconciler) phase(d *render.Desired, o *ObservedStore, released bool, n
 	if _, ok := r.stalled[name]; ok && lastErr != "" {
 		return PhaseBlocked, "last action failed and retrying cannot help; fix the cause, then change stores.yaml or the cluster: " + lastErr
 	}
-	if lastErr != "" {
+	if lastErr != "" && !settled(d, o, released) {
 		msg := "last action failed: " + lastErr
 		if rt, ok := r.retries[name]; ok && now.Before(rt.NotBefore) {
 			msg += fmt.Sprintf(" (retry in %s)", rt.NotBefore.Sub(now).Round(time.Second))
