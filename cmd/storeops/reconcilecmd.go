@@ -133,15 +133,15 @@ func requestSync(ctx context.Context, e *engineFlags, reason string) error {
 const pollEvery = time.Second
 
 // waitForSync waits until the daemon's history holds the sync trigger
-// started, and returns it.
+// started, done with every store it queued, and returns it.
 func waitForSync(ctx context.Context, api *apiFlags, trigger string) (reconcile.SyncRecord, error) {
 	for {
 		var list web.SyncList
 		err := api.get(ctx, "/api/v1/syncs?limit=50", &list)
 		if err == nil {
 			for _, s := range list.Syncs {
-				if strings.HasPrefix(s.Trigger, trigger) {
-					return s, nil
+				if strings.HasPrefix(s.Trigger, trigger) && !s.Running {
+					return s, nil // every store it queued was looked at
 				}
 			}
 		}
