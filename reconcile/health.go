@@ -33,6 +33,15 @@ func DeploymentHealth(d *appsv1.Deployment) Workload {
 		w.Ready = true
 		w.Message = fmt.Sprintf("%d/%d available", st.AvailableReplicas, want)
 	}
+	if !w.Ready {
+		// Pods the API server refuses (a ResourceQuota or LimitRange they
+		// do not fit) show only here: say why the replicas are missing.
+		for _, c := range st.Conditions {
+			if c.Type == appsv1.DeploymentReplicaFailure && c.Status == corev1.ConditionTrue && c.Message != "" {
+				w.Message += "; pods refused: " + c.Message
+			}
+		}
+	}
 	return w
 }
 
