@@ -22,6 +22,18 @@ all: build
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN_DIR)/storeops ./cmd/storeops
 
+# image builds storeops' own container image without a container engine
+# (internal/imagebuild): the static binary (CGO_ENABLED=0, -trimpath), CA
+# certificates and the non-root user 65532, as an OCI image archive named
+# as the chart pulls it (deploy/chart: image.repository, image.tag or
+# appVersion). The same sources give the same bytes. Import it with
+# `ctr -n k8s.io images import`, `docker load` or push it with skopeo
+# (deploy/README.md).
+IMAGE_ARCHIVE ?= $(BIN_DIR)/storeops-image.tar
+.PHONY: image
+image:
+	$(GO) run ./internal/imagebuild/cmd/imagebuild -out $(IMAGE_ARCHIVE) -version $(VERSION)
+
 # Included targets: devcluster-bin, devcluster-up, devcluster-down.
 -include deploy/devcluster/devcluster.mk
 

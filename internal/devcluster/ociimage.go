@@ -30,6 +30,10 @@ type ImageConfig struct {
 	Env        []string
 	User       string
 	WorkingDir string
+	// Labels are the image's labels (org.opencontainers.image.*).
+	Labels map[string]string
+	// ExposedPorts are the ports the image serves on, e.g. 8080/tcp.
+	ExposedPorts []string
 }
 
 // WriteOCIArchive writes an OCI image archive (oci-layout, index.json,
@@ -100,14 +104,8 @@ func WriteOCIImage(dest, ref string, layers []Layer, cfg ImageConfig) error {
 		"architecture": "amd64",
 		"os":           "linux",
 		"created":      time.Unix(0, 0).UTC().Format(time.RFC3339),
-		"config": map[string]any{
-			"Entrypoint": cfg.Entrypoint,
-			"Cmd":        cfg.Cmd,
-			"Env":        cfg.Env,
-			"User":       cfg.User,
-			"WorkingDir": cfg.WorkingDir,
-		},
-		"rootfs": map[string]any{"type": "layers", "diff_ids": diffIDs},
+		"config":       runConfig(cfg),
+		"rootfs":       map[string]any{"type": "layers", "diff_ids": diffIDs},
 	}
 	configJSON, err := json.Marshal(config)
 	if err != nil {
@@ -193,6 +191,30 @@ func WriteOCIImage(dest, ref string, layers []Layer, cfg ImageConfig) error {
 		return err
 	}
 	return os.Rename(tmp, dest)
+}
+
+// runConfig is the "config" of an image configuration. Labels and
+// ExposedPorts appear only when set, so images without them keep their
+// digests.
+func runConfig(cfg ImageConfig) map[string]any {
+	c := map[string]any{
+		"Entrypoint": cfg.Entrypoint,
+		"Cmd":        cfg.Cmd,
+		"Env":        cfg.Env,
+		"User":       cfg.User,
+		"WorkingDir": cfg.WorkingDir,
+	}
+	if len(cfg.Labels) > 0 {
+		c["Labels"] = cfg.Labels
+	}
+	if len(cfg.ExposedPorts) > 0 {
+		ports := map[string]any{}
+		for _, p := range cfg.ExposedPorts {
+			ports[p] = map[string]any{}
+		}
+		c["ExposedPorts"] = ports
+	}
+	return c
 }
 
 func digest(b []byte) string {
