@@ -70,6 +70,20 @@ test-real: devcluster-bin devcluster-node-deps
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq mmdebstrap >/dev/null; }
 	STOREOPS_REAL_NODE=$(STOREOPS_REAL_NODE) $(GO) test -count=1 -timeout 20m -v ./test/real
 
+# images builds the images storeops owns (the Medusa backend,
+# ghcr.io/storeops/medusa-backend:<appVersion>) as OCI archives without a
+# container engine (internal/storeimages): a Debian root filesystem by
+# mmdebstrap, Node.js from the npm registry pinned by integrity, the
+# backend's locked npm dependencies and `medusa build`. Layers are cached in
+# .cache/store-images by their inputs' hashes. It imports them into the real
+# node when one runs (make devcluster-up NODE=real); IMAGES_OUT=dir also
+# copies the archives there.
+.PHONY: images
+images:
+	@command -v mmdebstrap >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq mmdebstrap >/dev/null; }
+	nice -n 15 $(GO) run ./internal/storeimages/cmd/storeimages -cache $(CACHE_DIR) $(if $(IMAGES_OUT),-out $(IMAGES_OUT))
+
 # unit runs only the tests that need no cluster.
 unit:
 	$(GO) test -short -count=1 ./...

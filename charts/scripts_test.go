@@ -299,7 +299,7 @@ func TestMedusaMigrateTakesTheLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	events := filepath.Join(dir, "events")
-	cli := filepath.Join(dir, "npx")
+	cli := filepath.Join(dir, "medusa")
 	writeExec(t, cli, "#!/bin/sh\necho \"medusa $*\" >> \"$EVENTS\"\nexit \"${MIGRATE_STATUS:-0}\"\n")
 	pw := filepath.Join(dir, "pw")
 	if err := os.WriteFile(pw, []byte("pgSecret\n"), 0o600); err != nil {
@@ -329,7 +329,7 @@ func TestMedusaMigrateTakesTheLock(t *testing.T) {
 		want := []string{
 			"connect medusa@shop-postgres/medusa password=pgSecret ssl=false",
 			"SELECT pg_advisory_lock 7305761171069271",
-			"medusa --no-install medusa db:migrate",
+			"medusa db:migrate",
 			"SELECT pg_advisory_unlock 7305761171069271",
 			"end",
 		}
@@ -356,7 +356,7 @@ func TestMedusaSetupWaitsForHealth(t *testing.T) {
 	}))
 	defer srv.Close()
 	events := filepath.Join(dir, "events")
-	cli := filepath.Join(dir, "npx")
+	cli := filepath.Join(dir, "medusa")
 	writeExec(t, cli, "#!/bin/sh\necho \"$*\" >> \"$EVENTS\"\n")
 	run := func(url, wait string) (int, string) {
 		cmd := exec.Command(node, filepath.Join("medusa-images", "backend", "storeops", "setup.js"))
@@ -373,7 +373,7 @@ func TestMedusaSetupWaitsForHealth(t *testing.T) {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
 	data, _ := os.ReadFile(events)
-	if hits.Load() != 3 || strings.TrimSpace(string(data)) != "--no-install medusa exec ./src/scripts/storeops-setup.js" {
+	if hits.Load() != 3 || strings.TrimSpace(string(data)) != "exec ./src/scripts/storeops-setup.js" {
 		t.Errorf("health asked %d times; ran %q", hits.Load(), data)
 	}
 	os.Remove(events)

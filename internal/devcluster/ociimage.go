@@ -8,8 +8,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -272,4 +274,136 @@ func layerTar(files []ImageFile) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// Tree is a directory of the host copied into a layer by WriteTreeLayer:
+// Src's contents become Dest (an absolute path in the image), owned by
+// UID:GID.
+type Tree struct {
+	Src      string
+	Dest     string
+	UID, GID int
+}
+
+// WriteTreeLayer writes to dest an uncompressed tar layer of trees (and
+// files, owned by root), reproducibly: entries in lexical order, every
+// time the Unix epoch, no user or group names, permissions 0755 for
+// directories and executables and 0644 for other files, symbolic links
+// kept as links, hard links stored as files. The parents of every Dest
+// are root's directories. Other file types (sockets, devices) are
+// refused.
+func WriteTreeLayer(dest string, trees []Tree, files []ImageFile) error {
+	tmp := dest + ".tmp"
+	out, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp)
+	defer out.Close()
+	tw := tar.NewWriter(out)
+	epoch := time.Unix(0, 0)
+	written := map[string]bool{}
+	dir := func(name string, uid, gid int) error {
+		if written[name] {
+			return nil
+		}
+		written[name] = true
+		return tw.WriteHeader(&tar.Header{Name: name + "/", Mode: 0o755, Typeflag: tar.TypeDir, ModTime: epoch, Uid: uid, Gid: gid, Format: tar.FormatPAX})
+	}
+	parents := func(p string) error {
+		var ds []string
+		for d := path.Dir(p); d != "/"; d = path.Dir(d) {
+			ds = append(ds, strings.TrimPrefix(d, "/"))
+		}
+		for i := len(ds) - 1; i >= 0; i-- {
+			if err := dir(ds[i], 0, 0); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	sortedTrees := append([]Tree(nil), trees...)
+	sort.Slice(sortedTrees, func(i, j int) bool { return sortedTrees[i].Dest < sortedTrees[j].Dest })
+	for _, tr := range sortedTrees {
+		if !path.IsAbs(tr.Dest) || path.Clean(tr.Dest) == "/" {
+			return fmt.Errorf("tree %s: destination %q must be an absolute path below /", tr.Src, tr.Dest)
+		}
+		if err := parents(tr.Dest); err != nil {
+			return err
+		}
+		// filepath.WalkDir visits in lexical order.
+		err := filepath.WalkDir(tr.Src, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, err := filepath.Rel(tr.Src, p)
+			if err != nil {
+				return err
+			}
+			name := strings.TrimPrefix(path.Join(tr.Dest, filepath.ToSlash(rel)), "/")
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			h := &tar.Header{Name: name, ModTime: epoch, Uid: tr.UID, Gid: tr.GID, Format: tar.FormatPAX}
+			switch {
+			case d.IsDir():
+				return dir(name, tr.UID, tr.GID)
+			case info.Mode()&fs.ModeSymlink != 0:
+				target, err := os.Readlink(p)
+				if err != nil {
+					return err
+				}
+				h.Typeflag, h.Linkname, h.Mode = tar.TypeSymlink, target, 0o777
+				return tw.WriteHeader(h)
+			case info.Mode().IsRegular():
+				h.Typeflag, h.Size, h.Mode = tar.TypeReg, info.Size(), 0o644
+				if info.Mode()&0o111 != 0 {
+					h.Mode = 0o755
+				}
+				if err := tw.WriteHeader(h); err != nil {
+					return err
+				}
+				f, err := os.Open(p)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				_, err = io.Copy(tw, f)
+				return err
+			default:
+				return fmt.Errorf("%s: cannot put a %s into a layer", p, info.Mode().Type())
+			}
+		})
+		if err != nil {
+			return err
+		}
+	}
+	sortedFiles := append([]ImageFile(nil), files...)
+	sort.Slice(sortedFiles, func(i, j int) bool { return sortedFiles[i].Path < sortedFiles[j].Path })
+	for _, f := range sortedFiles {
+		if !path.IsAbs(f.Path) {
+			return fmt.Errorf("image file %q: path must be absolute", f.Path)
+		}
+		if err := parents(f.Path); err != nil {
+			return err
+		}
+		mode := f.Mode
+		if mode == 0 {
+			mode = 0o644
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: strings.TrimPrefix(f.Path, "/"), Mode: mode, Size: int64(len(f.Data)), Typeflag: tar.TypeReg, ModTime: epoch, Format: tar.FormatPAX}); err != nil {
+			return err
+		}
+		if _, err := tw.Write(f.Data); err != nil {
+			return err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dest)
 }

@@ -385,6 +385,26 @@ func ImportImage(ctx context.Context, stateDir, archive string) error {
 	return ctr(ctx, rec.Socket, "images", "import", archive)
 }
 
+// RunningRealNode returns the state directory of the real node that runs
+// on this machine (its containerd answers), or "".
+func RunningRealNode() string {
+	b, err := os.ReadFile(hostRecord)
+	if err != nil {
+		return ""
+	}
+	stateDir := strings.TrimSpace(string(b))
+	rec, err := readRecord(stateDir)
+	if err != nil {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if ctr(ctx, rec.Socket, "version") != nil {
+		return ""
+	}
+	return stateDir
+}
+
 func readRecord(stateDir string) (record, error) {
 	var rec record
 	b, err := os.ReadFile(filepath.Join(stateDir, realRecord))

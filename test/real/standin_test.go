@@ -2,8 +2,6 @@ package real
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -106,71 +104,57 @@ var postgresStandin = standin{
 	},
 }
 
-// userHook adds a user and a group with id 999 before the packages make
-// theirs (minbase has no groupadd).
-const userHook = `set -e
-echo "$2:x:999:999::$3:$4" >> "$1/etc/passwd"
-echo "$2:x:999:" >> "$1/etc/group"
-echo "$2:*:19000:0:99999:7:::" >> "$1/etc/shadow"
-echo "$2:!::" >> "$1/etc/gshadow"
-`
-
 // buildStandin returns the OCI archive of s, building its root filesystem
 // with mmdebstrap once per recipe into .cache/real-images (about 1-2
 // minutes from the Debian mirror).
 func buildStandin(t *testing.T, s standin) string {
 	t.Helper()
+	return buildStandinAs(t, s, s.ref)
+}
+
+// buildStandinAs is buildStandin with the image named ref.
+func buildStandinAs(t *testing.T, s standin, ref string) string {
+	t.Helper()
 	if _, err := exec.LookPath("mmdebstrap"); err != nil {
 		t.Skip("stand-in images need mmdebstrap (apt-get install mmdebstrap; make test-real installs it)")
 	}
-	root, err := reporoot.Find()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	recipe := devcluster.DebianRootFS{Name: s.name, Packages: s.packages, User: s.user, Hooks: s.hooks}
+	rootfs, err := recipe.Build(ctx, filepath.Join(cacheDir(t), "real-images"), testLog{t})
 	if err != nil {
 		t.Fatal(err)
-	}
-	cache := os.Getenv("CACHE_DIR")
-	if cache == "" {
-		cache = filepath.Join(root, ".cache")
-	}
-	dir := filepath.Join(cache, "real-images")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	h := sha256.New()
-	fmt.Fprintf(h, "%q %q %q %q excludes:doc,man,locale", s.packages, s.user, s.hooks, userHook)
-	rootfs := filepath.Join(dir, fmt.Sprintf("%s-bookworm-%s.rootfs.tar", s.name, hex.EncodeToString(h.Sum(nil))[:12]))
-	if _, err := os.Stat(rootfs); err != nil {
-		hookFile := filepath.Join(t.TempDir(), "user-hook.sh")
-		if err := os.WriteFile(hookFile, []byte(userHook), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		args := []string{"--variant=minbase", "--format=tar", "--include=" + strings.Join(s.packages, ","),
-			"--dpkgopt=path-exclude=/usr/share/doc/*", "--dpkgopt=path-exclude=/usr/share/man/*", "--dpkgopt=path-exclude=/usr/share/locale/*",
-			fmt.Sprintf(`--essential-hook=sh %s "$1" %s %s %s`, hookFile, s.user[0], s.user[1], s.user[2])}
-		for _, hook := range s.hooks {
-			args = append(args, "--essential-hook="+hook)
-		}
-		args = append(args, `--customize-hook=rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/*`, "bookworm", rootfs+".tmp")
-		began := time.Now()
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-		defer cancel()
-		if out, err := exec.CommandContext(ctx, "mmdebstrap", args...).CombinedOutput(); err != nil {
-			_ = os.Remove(rootfs + ".tmp")
-			t.Fatalf("mmdebstrap %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		if err := os.Rename(rootfs+".tmp", rootfs); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("built the %s root filesystem with mmdebstrap in %s", s.name, time.Since(began).Round(time.Second))
 	}
 	layers := []devcluster.Layer{{TarPath: rootfs}}
 	if len(s.files) > 0 {
 		layers = append(layers, devcluster.Layer{Files: s.files})
 	}
 	archive := filepath.Join(t.TempDir(), s.name+".oci.tar")
-	if err := devcluster.WriteOCIImage(archive, s.ref, layers, s.config); err != nil {
+	if err := devcluster.WriteOCIImage(archive, ref, layers, s.config); err != nil {
 		t.Fatal(err)
 	}
 	return archive
+}
+
+// cacheDir is $CACHE_DIR or the repository's .cache.
+func cacheDir(t *testing.T) string {
+	t.Helper()
+	if cache := os.Getenv("CACHE_DIR"); cache != "" {
+		return cache
+	}
+	root, err := reporoot.Find()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(root, ".cache")
+}
+
+// testLog writes lines to the test's log.
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }
 
 // TestStandinRedis runs the Redis stand-in with the Medusa chart's command

@@ -68,7 +68,9 @@ async function main() {
   log("waiting for the migration lock")
   await client.query("SELECT pg_advisory_lock($1)", [LOCK_KEY])
   log("lock taken: migrating")
-  const code = await run(env("MEDUSA_CLI", "npx"), ["--no-install", "medusa", "db:migrate"])
+  // The image has node but no npm (no npx): the CLI is on PATH
+  // (node_modules/.bin).
+  const code = await run(env("MEDUSA_CLI", "medusa"), ["db:migrate"])
   await client.query("SELECT pg_advisory_unlock($1)", [LOCK_KEY])
   await client.end()
   log(code === 0 ? "migrated" : `medusa db:migrate failed with status ${code}`)

@@ -57,7 +57,9 @@ async function main() {
     await sleep(interval)
   }
   log("server healthy: running setup")
-  return run(env("MEDUSA_CLI", "npx"), ["--no-install", "medusa", "exec", "./src/scripts/storeops-setup.js"])
+  // The image has node but no npm (no npx): the CLI is on PATH
+  // (node_modules/.bin).
+  return run(env("MEDUSA_CLI", "medusa"), ["exec", "./src/scripts/storeops-setup.js"])
 }
 
 main().then((code) => process.exit(code), (err) => { log(err.stack || String(err)); process.exit(1) })
