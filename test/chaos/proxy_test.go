@@ -58,6 +58,48 @@ type apiLog struct {
 	holdAfter func(request) bool
 	holding   chan struct{} // closed once writes are held
 	held      bool
+
+	// stallIf, when set, holds each write it is true for until
+	// unstalled is closed (then passes it on) or its client gives up.
+	stallIf   func(request) bool
+	unstalled chan struct{}
+	stalled   int // writes held so far by stallIf
+}
+
+// stallWrites holds every later write for which cond is true (not the
+// ones already in flight) until the returned function is called, which
+// passes them on: an API server that takes that long to answer them.
+func (l *apiLog) stallWrites(cond func(request) bool) (release func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ch := make(chan struct{})
+	l.stallIf, l.unstalled = cond, ch
+	return func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if l.unstalled == ch {
+			l.stallIf, l.unstalled = nil, nil
+		}
+		close(ch)
+	}
+}
+
+// stall returns the channel that r must wait on, nil if r passes.
+func (l *apiLog) stall(r request) <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stallIf == nil || !r.write() || !l.stallIf(r) {
+		return nil
+	}
+	l.stalled++
+	return l.unstalled
+}
+
+// stalledWrites is the number of writes stallWrites has held so far.
+func (l *apiLog) stalledWrites() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.stalled
 }
 
 // holdWritesAfter makes the proxies hold every write that comes after a
@@ -171,6 +213,13 @@ func startProxy(t *testing.T, c *testcluster.Cluster, log *apiLog, replica strin
 		if rec.write() && log.holdingWrites() {
 			<-r.Context().Done() // held until the client gives up or dies
 			return
+		}
+		if wait := log.stall(rec); wait != nil {
+			select {
+			case <-wait: // passed on late
+			case <-r.Context().Done():
+				return
+			}
 		}
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 		r.Header.Del("Authorization")
