@@ -67,6 +67,8 @@ var examples = map[string]string{
   storeops plan --git-url https://git.example.com/ops/stores.git
   # A local file, as JSON (exit status 2: there are changes)
   storeops plan -f stores.yaml -o json
+  # Only the list of changes, without the unified diff of each
+  storeops plan -f stores.yaml --diff=false
   # Against the cluster of another kubeconfig context, as kubectl --context
   storeops plan --git-url https://git.example.com/ops/stores.git --context prod`,
 	"sync": `  # Apply once and wait until every store is Ready
