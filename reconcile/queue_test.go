@@ -20,16 +20,20 @@ type queuedCluster struct {
 	*fakeCluster
 	r *reconcile.Reconciler
 
-	mu      sync.Mutex
-	gates   map[string]chan struct{} // store: Apply waits until closed
-	started map[string]int           // store: Apply calls begun
-	stale   map[string]*reconcile.ObservedStore
-	lag     bool // ObserveStore shows the state before the last action
+	mu        sync.Mutex
+	gates     map[string]chan struct{} // store: Apply waits until closed
+	started   map[string]int           // store: Apply calls begun
+	revisions map[string]int           // store: release revision
+	stale     map[string]*reconcile.ObservedStore
+	lag       bool // ObserveStore shows the state before the last action
+	// undo, if set, changes a store after each action, as a controller
+	// that fights storeops would.
+	undo func(*reconcile.ObservedStore)
 }
 
 func newQueuedCluster() *queuedCluster {
 	return &queuedCluster{fakeCluster: &fakeCluster{stores: map[string]*reconcile.ObservedStore{}},
-		gates: map[string]chan struct{}{}, started: map[string]int{}, stale: map[string]*reconcile.ObservedStore{}}
+		gates: map[string]chan struct{}{}, started: map[string]int{}, revisions: map[string]int{}, stale: map[string]*reconcile.ObservedStore{}}
 }
 
 func (q *queuedCluster) Apply(ctx context.Context, a reconcile.Action, rev string) error {
@@ -50,6 +54,20 @@ func (q *queuedCluster) Apply(ctx context.Context, a reconcile.Action, rev strin
 		}
 	}
 	err := q.fakeCluster.Apply(ctx, a, rev)
+	if a.Kind != reconcile.ActMark && err == nil {
+		q.mu.Lock()
+		q.revisions[a.Store]++
+		rev := q.revisions[a.Store]
+		q.mu.Unlock()
+		q.fakeCluster.mu.Lock()
+		if o := q.fakeCluster.stores[a.Store]; o != nil {
+			o.Release.Revision = rev // Helm numbers each release record
+			if q.undo != nil {
+				q.undo(o)
+			}
+		}
+		q.fakeCluster.mu.Unlock()
+	}
 	if a.Kind != reconcile.ActMark {
 		q.r.Enqueue(a.Store) // the informers saw it
 	}
@@ -239,4 +257,27 @@ func TestRunLooksAtEveryStoreWhenItStarts(t *testing.T) {
 	go func() { defer close(done); r.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 	eventually(t, "three installs", func() bool { return len(q.appliedCopy()) == 3 && !board.Current().Syncing })
+}
+
+func TestQueueBacksOffAChangeTheClusterKeepsUndoing(t *testing.T) {
+	q := newQueuedCluster()
+	q.undo = func(o *reconcile.ObservedStore) { o.Drifted = []string{"Deployment/web images"} }
+	board := runQueue(t, q, 2)
+	if _, err := q.r.Accept(reconcile.SyncInput{Config: configOf(t, "stores:\n  - {name: a, type: woocommerce}\n"), Revision: "r1"}); err != nil {
+		t.Fatal(err)
+	}
+	// Install, then the drift repaired once, then again: that second time
+	// shows the cluster undoes it, and the next try waits for a backoff
+	// instead of following every informer event.
+	eventually(t, "a backoff on the repeated upgrade", func() bool {
+		return q.r.Retries()["a"].Failures == 1 && !board.Current().Syncing
+	})
+	got := q.appliedCopy()
+	if len(got) != 3 || got[0] != "install a" || got[1] != "upgrade a" || got[2] != "upgrade a" {
+		t.Fatalf("applied %v", got)
+	}
+	s, _ := board.Current().Store("a")
+	if s.LastError != "" {
+		t.Fatalf("a repeated change is not a failure: %+v", s)
+	}
 }

@@ -80,6 +80,7 @@ type Reconciler struct {
 	blocked    map[string]string // store: why a person must act
 	stalled    map[string]string // store: StallKey of a terminal failure
 	expect     map[string]expectation
+	repeats    map[string]string // store: repeatKey of its last successful action
 	leader     bool
 	prev       map[string]StoreStatus
 	queue      storeQueue // nil unless Run is running
@@ -96,7 +97,7 @@ func New(observer Observation, applier Applier, board *Board, log *slog.Logger) 
 		lastAction: map[string]*ActionLog{}, prev: map[string]StoreStatus{},
 		blocked: map[string]string{}, stalled: map[string]string{}, Instance: DefaultInstance,
 		pending: map[*SyncRecord]map[string]bool{}, owner: map[string]*SyncRecord{},
-		expect: map[string]expectation{}, shown: map[string]*render.Desired{},
+		expect: map[string]expectation{}, shown: map[string]*render.Desired{}, repeats: map[string]string{},
 	}
 }
 
@@ -453,9 +454,20 @@ func (r *Reconciler) applyOne(ctx context.Context, a Action, revision string) Ac
 		f := r.retries[a.Store].Failures + 1
 		r.retries[a.Store] = Retry{Failures: f, NotBefore: r.Clock().Add(backoff(f))}
 		log.Info("remediated", "retry_in", backoff(f))
+	case a.Kind != ActDelete && r.repeats[a.Store] == repeatKey(a):
+		// The same change to the same desired state again: something in
+		// the cluster undoes it (a mutating webhook, another controller).
+		// Repeating it at the speed of the informer events would never
+		// end; repeat it after a growing backoff instead.
+		f := r.retries[a.Store].Failures + 1
+		r.retries[a.Store] = Retry{Failures: f, NotBefore: r.Clock().Add(backoff(f))}
+		log.Warn("applied the same change again: something in the cluster undoes it", "retry_in", backoff(f))
 	default:
 		delete(r.retries, a.Store)
 		log.Info("applied")
+	}
+	if err == nil {
+		r.repeats[a.Store] = repeatKey(a)
 	}
 	r.lastAction[a.Store] = &l
 	if a.Kind == ActDelete && err == nil {
@@ -475,6 +487,16 @@ func (r *Reconciler) applyOne(ctx context.Context, a Action, revision string) Ac
 	r.event(a, revision, err)
 	r.changed()
 	return l
+}
+
+// repeatKey identifies an action's change: its kind, reason and desired
+// state.
+func repeatKey(a Action) string {
+	key := string(a.Kind) + "|" + a.Reason
+	if a.Desired != nil {
+		key += "|" + a.Desired.Release.Checksum
+	}
+	return key
 }
 
 // backoff is 10s, 20s, 40s... up to 10 minutes.
