@@ -32,6 +32,7 @@ build:
 IMAGE_ARCHIVE ?= $(BIN_DIR)/storeops-image.tar
 .PHONY: image
 image:
+	STOREOPS_IMAGE_TEST=1 $(GO) test -count=1 -run TestBuiltImageRuns ./internal/imagebuild
 	$(GO) run ./internal/imagebuild/cmd/imagebuild -out $(IMAGE_ARCHIVE) -version $(VERSION)
 
 # Included targets: devcluster-bin, devcluster-up, devcluster-down.
