@@ -148,7 +148,7 @@ func (r *Reconciler) process(ctx context.Context, name string) (n next) {
 
 	o := r.observer.ObserveStore(name)
 	if expecting {
-		if !exp.met(o) && now.Before(exp.until) {
+		if !exp.met(o) && time.Now().Before(exp.until) { // cache latency: wall time, not the policy clock
 			return next{wait: true}
 		}
 		r.mu.Lock()
@@ -182,7 +182,7 @@ func (r *Reconciler) process(ctx context.Context, name string) (n next) {
 		r.log.Info("planned", "store", a.Store, "action", a.Kind, "reason", a.Reason)
 		if l := r.applyOne(ctx, a, revision); l.Error == "" {
 			r.mu.Lock()
-			r.expect[name] = expectationOf(a, r.Clock())
+			r.expect[name] = expectationOf(a, time.Now())
 			r.mu.Unlock()
 			return next{} // its own events queue it again
 		}
