@@ -1,17 +1,17 @@
 package reconcile
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/storeops/storeops/internal/manifestdiff"
 	"github.com/storeops/storeops/render"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
-	"k8s.io/apimachinery/pkg/api/resource"
+	"sigs.k8s.io/yaml"
 )
 
 // ActionKind is what an action does to a store.
@@ -366,13 +366,26 @@ func driftReason(o *ObservedStore) string {
 	return "release objects " + strings.Join(parts, "; ")
 }
 
-// valuesDiff is the go-cmp diff of the deployed and desired values, when
-// the deployed values are known.
+// valuesDiff is the diff of the deployed and desired values, when the
+// deployed values are known.
 func valuesDiff(o *ObservedStore, d *render.Desired) string {
 	if o.Release == nil || o.Release.Values == nil {
 		return ""
 	}
-	return cmp.Diff(o.Release.Values, d.Release.Values)
+	return yamlDiff("values", o.Release.Values, d.Release.Values)
+}
+
+// yamlDiff is the unified diff ("-live +desired") of the YAML forms of
+// live and desired, "" when they are the same: stable from run to run
+// (go-cmp's text is deliberately not), as pull request comments and the
+// sync history need.
+func yamlDiff(what string, live, desired any) string {
+	a, errA := yaml.Marshal(live)
+	b, errB := yaml.Marshal(desired)
+	if err := errors.Join(errA, errB); err != nil {
+		return fmt.Sprintf("%s: cannot show the difference: %v\n", what, err)
+	}
+	return manifestdiff.Unified(what+" (live)", what+" (desired)", string(a), string(b))
 }
 
 // isolationEqual is the fast check behind IsolationDiff.
@@ -386,21 +399,16 @@ func isolationEqual(d *render.Desired, o *ObservedStore) bool {
 		apiequality.Semantic.DeepEqual(o.NetworkPolicy.Spec, d.NetworkPolicy.Spec)
 }
 
-var quantities = cmp.Comparer(func(a, b resource.Quantity) bool { return a.Cmp(b) == 0 })
-
 // IsolationDiff compares a store's namespace labels, quota, limit range,
 // network policy and credentials Secret with the desired ones and returns
-// a readable diff ("-live +desired"), or "" when they match.
+// a readable, stable diff (unified, "-live +desired"), or "" when they
+// match.
 func IsolationDiff(d *render.Desired, o *ObservedStore) string {
 	if isolationEqual(d, o) {
 		return "" // the common case, without go-cmp's reflection
 	}
 	var b strings.Builder
-	section := func(what, diff string) {
-		if diff != "" {
-			fmt.Fprintf(&b, "%s (-live +desired):\n%s", what, diff)
-		}
-	}
+	section := func(diff string) { b.WriteString(diff) }
 	missing := func(what string) { fmt.Fprintf(&b, "%s: missing\n", what) }
 
 	live := map[string]string{}
@@ -409,21 +417,21 @@ func IsolationDiff(d *render.Desired, o *ObservedStore) string {
 			live[k] = v
 		}
 	}
-	section("namespace labels", cmp.Diff(live, d.Namespace.Labels))
+	section(yamlDiff("namespace labels", live, d.Namespace.Labels))
 	if o.Quota == nil {
 		missing("ResourceQuota " + render.QuotaName)
 	} else {
-		section("ResourceQuota", cmp.Diff(o.Quota.Spec, d.Quota.Spec, quantities, cmpopts.EquateEmpty()))
+		section(yamlDiff("ResourceQuota", o.Quota.Spec, d.Quota.Spec))
 	}
 	if o.LimitRange == nil {
 		missing("LimitRange " + render.LimitRangeName)
 	} else {
-		section("LimitRange", cmp.Diff(o.LimitRange.Spec, d.LimitRange.Spec, quantities, cmpopts.EquateEmpty()))
+		section(yamlDiff("LimitRange", o.LimitRange.Spec, d.LimitRange.Spec))
 	}
 	if o.NetworkPolicy == nil {
 		missing("NetworkPolicy " + render.NetworkPolicyName)
 	} else {
-		section("NetworkPolicy", cmp.Diff(o.NetworkPolicy.Spec, d.NetworkPolicy.Spec, cmpopts.EquateEmpty()))
+		section(yamlDiff("NetworkPolicy", o.NetworkPolicy.Spec, d.NetworkPolicy.Spec))
 	}
 	if !o.Credentials {
 		missing("Secret " + render.CredentialsSecret)

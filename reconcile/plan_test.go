@@ -101,7 +101,7 @@ func TestPlan(t *testing.T) {
 		{name: "namespace without release", observed: func(o reconcile.Observed) { o.Stores["a"].Release = nil },
 			want: []kindStore{{"install", "a"}}, reason: "release is missing"},
 		{name: "values changed", desired: strings.Replace(three, "{name: a, type: woocommerce}", "{name: a, type: woocommerce, options: {title: New}}", 1),
-			want: []kindStore{{"upgrade", "a"}}, reason: "values changed", diff: `string("New")`},
+			want: []kindStore{{"upgrade", "a"}}, reason: "values changed", diff: "-  title: a\n+  title: New\n"},
 		{name: "chart version changed", policy: func(p *reconcile.Policy) { p.ChartVersions[render.Medusa] = "1.1.0" },
 			want: []kindStore{{"upgrade", "b"}}, reason: "1.0.0 is deployed, 1.1.0 is embedded"},
 		{name: "object deleted by hand", observed: func(o reconcile.Observed) { o.Stores["c"].Missing = []string{"Deployment/c-wordpress"} },
