@@ -45,6 +45,8 @@ type serveConfig struct {
 
 	leaderElect bool
 
+	pprofListen string
+
 	logLevel, logFormat string
 }
 
@@ -63,6 +65,7 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.webhooks, "webhooks", "", "webhook receivers to enable, at /hooks/<provider> (default: every provider with a secret)")
 	fs.StringVar(&c.webhookSecretFile, "webhook-secret-file", "", "deprecated: one secret (or $"+EnvWebhookSecret+") for the receivers --webhooks names that have none of their own")
 	fs.BoolVar(&c.leaderElect, "leader-elect", true, "elect a leader with a Lease so that only one replica applies")
+	fs.StringVar(&c.pprofListen, "pprof-listen", "", "loopback address serving Go's runtime profiles at /debug/pprof/ (default: none)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
 }
@@ -268,6 +271,9 @@ func (d *daemon) trigger(reason string) {
 // run serves until ctx is cancelled, then shuts down gracefully.
 func (d *daemon) run(ctx context.Context) error {
 	d.serveCtx = ctx
+	if err := servePprof(ctx, d.cfg.pprofListen, d.log); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", d.cfg.listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
