@@ -60,8 +60,10 @@ chromium:
 # test-real runs the real-container lane (test/real): a real node (kubelet,
 # containerd, runc, kube-proxy) beside the kwok nodes runs pods from images
 # the tests build. It needs root; Debian's containerd, runc, CNI plugins and
-# iptables (and mmdebstrap, for the stand-in PostgreSQL and Redis images) are
-# installed when missing, the kubelet is built once into .cache.
+# iptables (and mmdebstrap, for the stand-in PostgreSQL and Redis images and
+# the base of the store images) are installed when missing, the kubelet is
+# built once into .cache. TestMedusaStore builds the Medusa backend image as
+# `make images` does (several minutes cold, seconds warm) and runs a store.
 # On a host that cannot run containers it says so and skips
 # (STOREOPS_REAL_NODE=required fails instead). `make test` never runs it.
 STOREOPS_REAL_NODE ?= 1
@@ -69,7 +71,7 @@ STOREOPS_REAL_NODE ?= 1
 test-real: devcluster-bin devcluster-node-deps
 	@command -v mmdebstrap >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq mmdebstrap >/dev/null; }
-	STOREOPS_REAL_NODE=$(STOREOPS_REAL_NODE) $(GO) test -count=1 -timeout 20m -v ./test/real
+	STOREOPS_REAL_NODE=$(STOREOPS_REAL_NODE) nice -n 15 $(GO) test -count=1 -timeout 45m -v ./test/real
 
 # images builds the images storeops owns (the Medusa backend,
 # ghcr.io/storeops/medusa-backend:<appVersion>) as OCI archives without a

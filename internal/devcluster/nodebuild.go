@@ -14,8 +14,9 @@ import (
 
 // NodeBinaries are the files of a real node (see Options.RealNode) that
 // BuildNode puts into NodeBinDir: the kubelet and kube-proxy of the pinned
-// Kubernetes, and the OCI archive of the pause image.
-var NodeBinaries = []string{"kubelet", "kube-proxy", PauseArchive}
+// Kubernetes, the OCI archive of the pause image and the node's DNS
+// server.
+var NodeBinaries = []string{"kubelet", "kube-proxy", PauseArchive, ClusterDNS}
 
 // PauseArchive is the file name of the pause image's OCI archive in
 // NodeBinDir; PauseImage is its name in containerd.
@@ -98,6 +99,18 @@ func BuildNode(ctx context.Context, o BuildOptions) (string, error) {
 	if HaveNodeBinaries(dir) {
 		return dir, nil
 	}
+	goCmd := o.Go
+	if goCmd == "" {
+		goCmd = "go"
+	}
+	if haveKubeBinaries(dir) {
+		// Built by an earlier version of this function: only the small
+		// programs are missing.
+		if err := buildNodeExtras(ctx, goCmd, dir); err != nil {
+			return "", err
+		}
+		return dir, nil
+	}
 	v, err := ReadVersions(o.ModuleDir)
 	if err != nil {
 		return "", err
@@ -111,10 +124,6 @@ func BuildNode(ctx context.Context, o BuildOptions) (string, error) {
 		return "", err
 	}
 	fmt.Fprintf(log, "devcluster: building kubelet and kube-proxy %s into %s (a few minutes the first time)\n", v.Kubernetes, dir)
-	goCmd := o.Go
-	if goCmd == "" {
-		goCmd = "go"
-	}
 	args := []string{"build", "-trimpath", "-ldflags", ldflags(v.Kubernetes), "-o", tmp + "/",
 		kubernetesModule + "/cmd/kubelet", kubernetesModule + "/cmd/kube-proxy"}
 	cmd := exec.CommandContext(ctx, goCmd, args...)
@@ -124,12 +133,7 @@ func BuildNode(ctx context.Context, o BuildOptions) (string, error) {
 	if err := cmd.Run(); err != nil {
 		return "", fmt.Errorf("%s %s (in %s): %w", goCmd, strings.Join(args, " "), o.ModuleDir, err)
 	}
-	pause, err := BuildStatic(ctx, goCmd, map[string]string{"main.go": pauseSource})
-	if err != nil {
-		return "", fmt.Errorf("build pause: %w", err)
-	}
-	if err := WriteOCIArchive(filepath.Join(tmp, PauseArchive), PauseImage,
-		[]ImageFile{{Path: "/pause", Mode: 0o755, Data: pause}}, ImageConfig{Entrypoint: []string{"/pause"}}); err != nil {
+	if err := buildNodeExtras(ctx, goCmd, tmp); err != nil {
 		return "", err
 	}
 	if !HaveNodeBinaries(tmp) {
@@ -142,6 +146,43 @@ func BuildNode(ctx context.Context, o BuildOptions) (string, error) {
 		return "", err
 	}
 	return dir, nil
+}
+
+func haveKubeBinaries(dir string) bool {
+	for _, b := range []string{"kubelet", "kube-proxy"} {
+		if _, err := os.Stat(filepath.Join(dir, b)); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// buildNodeExtras builds the pause image and the DNS server into dir,
+// unless they are there.
+func buildNodeExtras(ctx context.Context, goCmd, dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, PauseArchive)); err != nil {
+		pause, err := BuildStatic(ctx, goCmd, map[string]string{"main.go": pauseSource})
+		if err != nil {
+			return fmt.Errorf("build pause: %w", err)
+		}
+		if err := WriteOCIArchive(filepath.Join(dir, PauseArchive), PauseImage,
+			[]ImageFile{{Path: "/pause", Mode: 0o755, Data: pause}}, ImageConfig{Entrypoint: []string{"/pause"}}); err != nil {
+			return err
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, ClusterDNS)); err != nil {
+		dns, err := BuildStatic(ctx, goCmd, map[string]string{"main.go": clusterDNSSource})
+		if err != nil {
+			return fmt.Errorf("build %s: %w", ClusterDNS, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, ClusterDNS+".tmp"), dns, 0o755); err != nil {
+			return err
+		}
+		if err := os.Rename(filepath.Join(dir, ClusterDNS+".tmp"), filepath.Join(dir, ClusterDNS)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // BuildStatic builds a Go program without dependencies from its source

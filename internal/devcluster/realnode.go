@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -251,6 +252,26 @@ func (c *Cluster) startRealNode(ctx context.Context, o Options, client kubernete
 			return err
 		}
 	}
+	// The cluster DNS on the bridge's address, before any pod asks it.
+	tokenPath := filepath.Join(dir, "cluster-dns.token")
+	if err := os.WriteFile(tokenPath, []byte(c.config.BearerToken), 0o600); err != nil {
+		return err
+	}
+	dnsAddr := net.JoinHostPort(RealNodeIP, "53")
+	dns, err := start(ClusterDNS, filepath.Join(nodeBin, ClusterDNS), "-listen", dnsAddr, "-server", c.config.Host,
+		"-ca", filepath.Join(c.stateDir, caCertFile), "-token-file", tokenPath, "-domain", ClusterDomain)
+	if err != nil {
+		return err
+	}
+	if err := poll(ctx, []*process{dns}, ClusterDNS, func() (bool, error) {
+		conn, err := net.DialTimeout("tcp", dnsAddr, time.Second)
+		if err == nil {
+			conn.Close()
+		}
+		return err == nil, nil
+	}); err != nil {
+		return err
+	}
 	containerdBin, _ := exec.LookPath("containerd")
 	containerd, err := start("containerd", containerdBin, "--config", filepath.Join(dir, "containerd/config.toml"))
 	if err != nil {
@@ -321,6 +342,17 @@ func ensureRealVolumes(ctx context.Context, client kubernetes.Interface, dir str
 	hostPathType := corev1.HostPathDirectoryOrCreate
 	for i := 0; i < realVolumes; i++ {
 		name := fmt.Sprintf("real-local-%d", i)
+		// World-writable, as local-path-provisioner makes its volumes
+		// (mkdir -m 0777): hostPath volumes get no fsGroup ownership, and
+		// the store charts' pods run as non-root users (PostgreSQL 999,
+		// Medusa 1000) that must write there.
+		volDir := filepath.Join(dir, "volumes", name)
+		if err := os.MkdirAll(volDir, 0o777); err != nil {
+			return err
+		}
+		if err := os.Chmod(volDir, 0o777); err != nil {
+			return err
+		}
 		pv := &corev1.PersistentVolume{
 			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{RealNodeLabel: "true"}},
 			Spec: corev1.PersistentVolumeSpec{
@@ -329,7 +361,7 @@ func ensureRealVolumes(ctx context.Context, client kubernetes.Interface, dir str
 				PersistentVolumeReclaimPolicy: reclaim,
 				StorageClassName:              RealStorageClass,
 				PersistentVolumeSource: corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{
-					Path: filepath.Join(dir, "volumes", name), Type: &hostPathType,
+					Path: volDir, Type: &hostPathType,
 				}},
 				NodeAffinity: &corev1.VolumeNodeAffinity{Required: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
 					MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "kubernetes.io/hostname", Operator: corev1.NodeSelectorOpIn, Values: []string{RealNodeName}}},
@@ -443,7 +475,7 @@ func teardownRealNode(stateDir string, log io.Writer) error {
 			fmt.Fprintf(log, "devcluster: real node: deleting its pods: %v\n", err)
 		}
 	}
-	for _, name := range []string{"kube-proxy", "kubelet"} {
+	for _, name := range []string{"kube-proxy", "kubelet", ClusterDNS} {
 		if r := alive(name); r != nil {
 			r.terminate(10 * time.Second)
 		}
@@ -847,11 +879,13 @@ evictionHard: {}
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 podLogsDir: %[7]q
+clusterDNS: [%[9]s]
+clusterDomain: %[10]s
 registerWithTaints:
 - {key: %[8]s, value: "true", effect: NoSchedule}
 serializeImagePulls: false
 `, RealNodeIP, p.kubelet, p.kubeletHealthz, filepath.Join(stateDir, caCertFile), socket, realCgroup,
-		filepath.Join(dir, "pod-logs"), RealNodeTaint)
+		filepath.Join(dir, "pod-logs"), RealNodeTaint, RealNodeIP, ClusterDomain)
 }
 
 func kubeProxyConfig(kubeconfig string, p realNodePorts) string {

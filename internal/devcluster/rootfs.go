@@ -48,14 +48,15 @@ func (r DebianRootFS) hook() string {
 // one is never rebuilt.
 func (r DebianRootFS) Path(dir string) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%q %q %q %q excludes:doc,man,locale", r.Packages, r.User, r.Hooks, r.hook())
+	fmt.Fprintf(h, "%q %q %q %q excludes:doc,man,locale SOURCE_DATE_EPOCH=0", r.Packages, r.User, r.Hooks, r.hook())
 	return filepath.Join(dir, fmt.Sprintf("%s-bookworm-%s.rootfs.tar", r.Name, hex.EncodeToString(h.Sum(nil))[:12]))
 }
 
 // Build returns the tar of the root filesystem in dir, making it with
 // mmdebstrap from the Debian mirror (1-2.5 minutes) unless it is there.
 // The mirror moves: a tar made later may hold newer package versions of
-// the same recipe; the cached one is kept until the recipe changes.
+// the same recipe (the same versions give the same bytes); the cached one
+// is kept until the recipe changes.
 func (r DebianRootFS) Build(ctx context.Context, dir string, log io.Writer) (string, error) {
 	rootfs := r.Path(dir)
 	if _, err := os.Stat(rootfs); err == nil {
@@ -87,7 +88,11 @@ func (r DebianRootFS) Build(ctx context.Context, dir string, log io.Writer) (str
 	tmp := fmt.Sprintf("%s.tmp-%d", rootfs, os.Getpid())
 	args = append(args, `--customize-hook=rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/*`, "bookworm", tmp)
 	began := time.Now()
-	if out, err := exec.CommandContext(ctx, "mmdebstrap", args...).CombinedOutput(); err != nil {
+	cmd := exec.CommandContext(ctx, "mmdebstrap", args...)
+	// mmdebstrap's output is reproducible with SOURCE_DATE_EPOCH (the same
+	// packages give the same tar).
+	cmd.Env = append(os.Environ(), "SOURCE_DATE_EPOCH=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
 		_ = os.Remove(tmp)
 		return "", fmt.Errorf("mmdebstrap %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
