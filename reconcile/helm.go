@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/kubectl/pkg/validation"
 )
 
 // helmConfigs hands out one Helm action.Configuration per namespace, all
@@ -27,6 +28,9 @@ type helmConfigs struct {
 
 	mu      sync.Mutex
 	configs map[string]*action.Configuration
+
+	vmu        sync.Mutex
+	validators map[string]*sharedSchema // by field validation directive
 }
 
 func newHelmConfigs(cfg *rest.Config, log *slog.Logger) (*helmConfigs, error) {
@@ -41,6 +45,8 @@ func newHelmConfigs(cfg *rest.Config, log *slog.Logger) (*helmConfigs, error) {
 		mapper:  restmapper.NewDeferredDiscoveryRESTMapper(disc),
 		log:     log,
 		configs: map[string]*action.Configuration{},
+
+		validators: map[string]*sharedSchema{},
 	}, nil
 }
 
@@ -59,6 +65,7 @@ func (h *helmConfigs) For(namespace string) (*action.Configuration, error) {
 	}
 	if kc, ok := c.KubeClient.(*kube.Client); ok {
 		kc.Namespace = namespace
+		kc.Factory = sharedValidatorFactory{Factory: kc.Factory, h: h}
 	}
 	h.configs[namespace] = c
 	return c, nil
@@ -91,4 +98,57 @@ func (g *nsGetter) ToRESTMapper() (meta.RESTMapper, error) {
 func (g *nsGetter) ToRawKubeConfigLoader() clientcmd.ClientConfig {
 	return clientcmd.NewDefaultClientConfig(*clientcmdapi.NewConfig(),
 		&clientcmd.ConfigOverrides{Context: clientcmdapi.Context{Namespace: g.namespace}})
+}
+
+// sharedValidatorFactory is Helm's factory with one validator for every
+// install and upgrade. Helm asks its factory for a new validator for each
+// manifest it builds, and each new validator fetches and parses the API
+// server's OpenAPI v3 document of every group-version in the manifest
+// (megabytes of JSON) only to learn whether the server validates fields
+// itself: most of the CPU time of an install. Shared, that is learned once
+// per group-version.
+type sharedValidatorFactory struct {
+	kube.Factory
+	h *helmConfigs
+}
+
+func (f sharedValidatorFactory) Validator(directive string) (validation.Schema, error) {
+	return f.h.validator(f.Factory, directive)
+}
+
+func (h *helmConfigs) validator(f kube.Factory, directive string) (validation.Schema, error) {
+	h.vmu.Lock()
+	defer h.vmu.Unlock()
+	if s, ok := h.validators[directive]; ok {
+		return s, nil
+	}
+	v, err := f.Validator(directive)
+	if err != nil {
+		return nil, err
+	}
+	s := &sharedSchema{Schema: v, drop: func(s *sharedSchema) {
+		h.vmu.Lock()
+		if h.validators[directive] == s {
+			delete(h.validators, directive)
+		}
+		h.vmu.Unlock()
+	}}
+	h.validators[directive] = s
+	return s, nil
+}
+
+// sharedSchema is a validator shared by every Helm client. It keeps what
+// it learnt of the server forever, a failure to learn it too: on any error
+// it is dropped, and the next manifest gets a new one.
+type sharedSchema struct {
+	validation.Schema
+	drop func(*sharedSchema)
+}
+
+func (s *sharedSchema) ValidateBytes(data []byte) error {
+	err := s.Schema.ValidateBytes(data)
+	if err != nil {
+		s.drop(s)
+	}
+	return err
 }
