@@ -134,14 +134,29 @@ bench-cluster: devcluster-bin
 	@$(GO) run ./internal/benchtable < $(CACHE_DIR)/bench-cluster.txt
 
 # bench-fleet measures storeops against a fleet on the bench profile of the
-# local control plane (raised controller QPS, 12 fake nodes) beside a plain
-# client-go program creating the same objects, and a converged sync; prints
-# the table and appends it to BENCHMARKS.md. BENCH_FLEET_N=100,300,1000.
+# local control plane (raised controller QPS, 12 fake nodes), one row a
+# phase for each size (test/benchfleet): storeops serve with a Git server
+# from the webhook to every store Ready (API requests through a counting
+# proxy, CPU, peak RSS), webhook to first action while the fleet installs,
+# a converged no-op sync, the status API under 200 clients, sync --once,
+# and a plain client-go program creating the same objects; prints the
+# table and appends it to BENCHMARKS.md. CPU and heap profiles of the
+# daemon at the largest size go to .cache/bench-fleet-pprof/ with their
+# top functions in .cache/bench-fleet-pprof.txt. BENCH_FLEET_N=100,300,1000;
+# BENCH_FLEET_PROBES (50) pushes; BENCH_FLEET_ONCE=0 leaves out sync --once.
+# A first row installs 20 stores with a sequential `helm upgrade --install
+# --wait` loop, with the helm CLI of the Helm SDK version in go.mod built
+# into .cache.
 BENCH_FLEET_N ?= 100
-bench-fleet: devcluster-bin
-	@mkdir -p $(CACHE_DIR)
-	BENCH_FLEET_N=$(BENCH_FLEET_N) $(GO) test -run '^$$' -bench 'Fleet' -benchtime 1x -timeout 90m ./test/benchfleet > $(CACHE_DIR)/bench-fleet.txt || { cat $(CACHE_DIR)/bench-fleet.txt; exit 1; }
+HELM_VERSION := $(shell awk '$$1 == "helm.sh/helm/v3" { print $$2 }' go.mod)
+HELM_CLI := $(abspath $(CACHE_DIR))/tools/helm-$(HELM_VERSION)/helm
+$(HELM_CLI):
+	cd / && GOBIN=$(dir $@) $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+bench-fleet: devcluster-bin $(HELM_CLI)
+	@mkdir -p $(CACHE_DIR)/bench-fleet-pprof && rm -f $(CACHE_DIR)/bench-fleet-pprof/*.pprof
+	BENCH_FLEET_N=$(BENCH_FLEET_N) BENCH_FLEET_HELM=$(HELM_CLI) BENCH_FLEET_PROFILE_DIR=$(abspath $(CACHE_DIR))/bench-fleet-pprof $(GO) test -run '^$$' -bench 'Fleet' -benchtime 1x -timeout 120m -v ./test/benchfleet > $(CACHE_DIR)/bench-fleet.txt 2>&1 || { tail -200 $(CACHE_DIR)/bench-fleet.txt; exit 1; }
 	@$(GO) run ./internal/benchtable < $(CACHE_DIR)/bench-fleet.txt | tee $(CACHE_DIR)/bench-fleet.table
+	@for p in $(CACHE_DIR)/bench-fleet-pprof/*.pprof; do echo "== $$p"; $(GO) tool pprof -top -nodecount=25 $$p 2>/dev/null | sed -n '1,32p'; done > $(CACHE_DIR)/bench-fleet-pprof.txt
 	@{ echo; echo "## make bench-fleet, $$(date -u +%Y-%m-%dT%H:%MZ), BENCH_FLEET_N=$(BENCH_FLEET_N)"; echo; echo '```'; cat $(CACHE_DIR)/bench-fleet.table; echo '```'; } >> BENCHMARKS.md
 
 # chaos runs the whole fault and hostile-input suite of test/chaos (kill -9,

@@ -72,28 +72,161 @@ func fleet(prefix string, n int) (string, []string) {
 	return y.String(), names
 }
 
-// BenchmarkFleet: for each size, storeops sync --once (from the file to
-// every store Ready), then the reference creating the same objects, then
-// a converged sync of the fleet in-process (wall time, API requests).
+// BenchmarkFleet measures, for each size N, on one cluster, one phase a
+// row:
+//
+//   - serve: storeops serve (the daemon, its work queue) with a Git server:
+//     from the webhook of the commit declaring N new stores to every one
+//     Ready; API requests through a counting proxy, CPU and peak RSS of
+//     the process from /proc;
+//   - webhook: while those N install, pushes adding one store each
+//     (BENCH_FLEET_PROBES, 50), one a second: from the webhook POST to the
+//     store's first planned action in the daemon's log;
+//   - noop: a webhook for the unchanged revision once all are Ready, through
+//     the daemon (its sync record, requests through the proxy, Git
+//     requests), and a converged sync in-process (wall time, requests of
+//     its applier);
+//   - status: the status API under 200 concurrent clients for 10 s;
+//   - once: storeops sync --once for N other new stores (BENCH_FLEET_ONCE=0
+//     leaves it out);
+//   - reference: a plain client-go program creating the objects of N other
+//     stores, and the ratios.
+//
+// With BENCH_FLEET_HELM naming a helm binary, a first row installs
+// BENCH_FLEET_HELM_N (20) stores with a sequential `helm upgrade --install
+// --wait` loop.
+//
+// At the largest N it writes CPU profiles of the daemon (install, status
+// load) and a heap profile to BENCH_FLEET_PROFILE_DIR when set.
 func BenchmarkFleet(b *testing.B) {
 	c := testcluster.Get(b)
-	for _, n := range sizes(b) {
-		b.Run(fmt.Sprintf("stores=%d", n), func(b *testing.B) {
-			for i := 0; b.Loop(); i++ {
-				storeops, file, names := benchStoreops(b, c, n, i)
-				noop, requests := benchConverged(b, c, file)
-				deleteStores(b, c.Client, names)
-				reference := benchReference(b, c, n, i)
-				b.ReportMetric(storeops.wall.Seconds(), "s-storeops")
-				b.ReportMetric(reference.Seconds(), "s-reference")
-				b.ReportMetric(storeops.wall.Seconds()/reference.Seconds(), "ratio")
-				b.ReportMetric(float64(storeops.rssKiB)/1024, "MiB-peak-rss")
-				b.ReportMetric(storeops.cpu.Seconds(), "s-cpu")
-				b.ReportMetric(float64(noop.Microseconds())/1000, "ms-noop-sync")
-				b.ReportMetric(float64(requests), "noop-requests")
-			}
+	all := sizes(b)
+	profile := fmt.Sprintf("profile=%s", orExternal(string(c.Profile)))
+	b.Run(profile, func(b *testing.B) {
+		if helm := os.Getenv("BENCH_FLEET_HELM"); helm != "" {
+			n := envInt("BENCH_FLEET_HELM_N", 20)
+			b.Run(fmt.Sprintf("stores=%d/helm-cli", n), func(b *testing.B) {
+				load := loadAverage()
+				took := benchHelmCLI(b, c, helm, n)
+				b.ReportMetric(load, "load1")
+				b.ReportMetric(took.Seconds(), "s-ready")
+				b.ReportMetric(took.Seconds()/float64(n), "s/store")
+			})
+		}
+		for _, n := range all {
+			b.Run(fmt.Sprintf("stores=%d", n), func(b *testing.B) {
+				dir := ""
+				if n == all[len(all)-1] {
+					dir = os.Getenv("BENCH_FLEET_PROFILE_DIR")
+				}
+				benchSize(b, c, n, dir)
+			})
+		}
+	})
+}
+
+func orExternal(p string) string {
+	if p == "" {
+		return "external"
+	}
+	return p
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v >= 0 {
+		return v
+	}
+	return def
+}
+
+func benchSize(b *testing.B, c *testcluster.Cluster, n int, profileDir string) {
+	var (
+		sv    serveRun
+		names []string
+	)
+	inst := fmt.Sprintf("bench-serve-%d", n)
+	load := loadAverage()
+	s := startServe(b, c, n, inst) // lives until the size's last row
+	b.Run("serve", func(b *testing.B) {
+		s.b = b
+		sv, names = runServe(b, s, n, envInt("BENCH_FLEET_PROBES", 50), profileDir)
+		b.ReportMetric(load, "load1")
+		b.ReportMetric(sv.ready.Seconds(), "s-ready")
+		b.ReportMetric(sv.firstActions.Seconds(), "s-all-acted")
+		b.ReportMetric(float64(sv.api.total), "api-requests")
+		b.ReportMetric(float64(sv.api.mutating), "api-mutating")
+		b.ReportMetric(sv.cpu.Seconds(), "s-cpu")
+		b.ReportMetric(float64(sv.hwmKiB)/1024, "MiB-peak-rss")
+	})
+	if b.Failed() {
+		return
+	}
+	if len(sv.probes) > 0 {
+		b.Run("webhook", func(b *testing.B) {
+			b.ReportMetric(loadAverage(), "load1")
+			b.ReportMetric(float64(len(sv.probes)), "pushes")
+			b.ReportMetric(ms(percentile(sv.probes, 50)), "ms-p50-first-action")
+			b.ReportMetric(ms(percentile(sv.probes, 95)), "ms-p95-first-action")
+			b.ReportMetric(ms(sv.probes[len(sv.probes)-1]), "ms-max-first-action")
 		})
 	}
+	b.Run("noop", func(b *testing.B) {
+		s.b = b
+		b.ReportMetric(loadAverage(), "load1")
+		wall, rec, api, git := serveNoop(b, s)
+		b.ReportMetric(ms(wall), "ms-webhook-to-record")
+		b.ReportMetric(ms(rec), "ms-record")
+		b.ReportMetric(float64(api.total), "api-requests")
+		b.ReportMetric(float64(api.mutating), "api-mutating")
+		b.ReportMetric(float64(git), "git-requests")
+		file := "stores:\n" + strings.Join(s.stores, "")
+		noop, requests := benchConverged(b, c, file, inst)
+		b.ReportMetric(ms(noop), "ms-in-process")
+		b.ReportMetric(float64(requests), "in-process-requests")
+	})
+	b.Run("status", func(b *testing.B) {
+		s.b = b
+		b.ReportMetric(loadAverage(), "load1")
+		wait := func() {}
+		if profileDir != "" {
+			wait = s.profile(profileDir, fmt.Sprintf("serve-%d-status.cpu.pprof", n), 10)
+		}
+		r := statusLoad(s.addr, names, 200, 10*time.Second)
+		wait()
+		b.ReportMetric(r.rps, "req/s")
+		b.ReportMetric(ms(r.p50), "ms-p50")
+		b.ReportMetric(ms(r.p99), "ms-p99")
+		b.ReportMetric(ms(r.listP99), "ms-p99-list")
+		b.ReportMetric(float64(r.errors), "errors")
+	})
+	s.heapProfile(profileDir, fmt.Sprintf("serve-%d.heap.pprof", n))
+	if p := readProc(s.cmd.Process.Pid); p.hwmKiB > 0 {
+		b.Logf("storeops serve N=%d: peak RSS over the whole run %.0f MiB, CPU %.1f s; mutating requests: %s",
+			n, float64(p.hwmKiB)/1024, p.cpu.Seconds(), s.api.verbs())
+	}
+	s.stop()
+	deleteStores(b, c.Client, names)
+	waitGone(b, c, names, 5*time.Minute)
+
+	if envInt("BENCH_FLEET_ONCE", 1) != 0 {
+		b.Run("once", func(b *testing.B) {
+			load := loadAverage()
+			once, _, onceNames := benchStoreops(b, c, n, 0)
+			deleteStores(b, c.Client, onceNames)
+			b.ReportMetric(load, "load1")
+			b.ReportMetric(once.wall.Seconds(), "s-ready")
+			b.ReportMetric(once.cpu.Seconds(), "s-cpu")
+			b.ReportMetric(float64(once.rssKiB)/1024, "MiB-peak-rss")
+			waitGone(b, c, onceNames, 5*time.Minute)
+		})
+	}
+	b.Run("reference", func(b *testing.B) {
+		load := loadAverage()
+		reference := benchReference(b, c, n, 0)
+		b.ReportMetric(load, "load1")
+		b.ReportMetric(reference.Seconds(), "s-ready")
+		b.ReportMetric(sv.ready.Seconds()/reference.Seconds(), "ratio-serve")
+	})
 }
 
 type run struct {
@@ -110,7 +243,8 @@ func benchStoreops(b *testing.B, c *testcluster.Cluster, n, round int) (run, str
 		b.Fatal(err)
 	}
 	cmd := exec.Command(binary, "sync", "--once", "--wait", "-f", path, "--kubeconfig", c.Kubeconfig,
-		"--workers", strconv.Itoa(workers), "--timeout", "60m", "--leader-election-name", "bench-fleet")
+		"--workers", strconv.Itoa(workers), "--timeout", "60m", "--max-stores", strconv.Itoa(n+100),
+		"--instance", fmt.Sprintf("bench-once-%d", n), "--leader-election-name", fmt.Sprintf("bench-once-%d", n))
 	out := &strings.Builder{}
 	cmd.Stdout, cmd.Stderr = out, out
 	start := time.Now()
@@ -138,7 +272,7 @@ func tail(s string) string {
 // Deployment, StatefulSet and Job is ready.
 func benchReference(b *testing.B, c *testcluster.Cluster, n, round int) time.Duration {
 	file, names := fleet(fmt.Sprintf("rf%d-%d", n, round), n)
-	cfg, err := render.Parse("stores.yaml", []byte(file), render.Limits{})
+	cfg, err := render.Parse("stores.yaml", []byte(file), render.Limits{MaxStores: 100000})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -294,14 +428,14 @@ func namespaceReady(ctx context.Context, client kubernetes.Interface, ns string)
 // benchConverged syncs the converged fleet of file once in-process, as
 // a running daemon would on a schedule tick, and counts the requests of
 // the applier's client (the informers have their own).
-func benchConverged(b *testing.B, c *testcluster.Cluster, file string) (time.Duration, int64) {
+func benchConverged(b *testing.B, c *testcluster.Cluster, file, instance string) (time.Duration, int64) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cfg, err := render.Parse("stores.yaml", []byte(file), render.Limits{})
+	cfg, err := render.Parse("stores.yaml", []byte(file), render.Limits{MaxStores: 100000})
 	if err != nil {
 		b.Fatal(err)
 	}
-	inst, err := reconcile.LoadInstanceKey(ctx, c.Client, "default", reconcile.DefaultInstance)
+	inst, err := reconcile.LoadInstanceKey(ctx, c.Client, "default", instance)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -325,6 +459,7 @@ func benchConverged(b *testing.B, c *testcluster.Cluster, file string) (time.Dur
 	}
 	applier.Instance = inst
 	rec := reconcile.New(obs, applier, reconcile.NewBoard(), log)
+	rec.Instance = inst.Name
 	if rec.ChartVersions, err = (reconcile.EmbeddedCharts{}).ChartVersions(); err != nil {
 		b.Fatal(err)
 	}
@@ -347,6 +482,25 @@ func deleteStores(b *testing.B, client kubernetes.Interface, names []string) {
 		err := client.CoreV1().Namespaces().Delete(context.Background(), render.NamespacePrefix+n, metav1.DeleteOptions{})
 		if err != nil && !apierrors.IsNotFound(err) {
 			b.Logf("delete %s: %v", n, err)
+		}
+	}
+}
+
+// waitGone waits, at most limit, until the namespaces of names are gone,
+// so that the next row does not share the API server with their deletion.
+func waitGone(b *testing.B, c *testcluster.Cluster, names []string, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for _, n := range names {
+		for {
+			_, err := c.Client.CoreV1().Namespaces().Get(context.Background(), render.NamespacePrefix+n, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Logf("namespaces still being deleted after %s", limit)
+				return
+			}
+			time.Sleep(time.Second)
 		}
 	}
 }
