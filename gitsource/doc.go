@@ -11,7 +11,10 @@
 // snapshot again with Unchanged set, without fetching anything. Otherwise
 // it makes a shallow (depth 1, single branch) fetch into its cache, a
 // bare repository in Config.Dir or in memory, and reads the file from the
-// branch's commit.
+// branch's commit. A Source may track a ref that is no branch instead
+// (Config.Ref), such as the refs/pull/<N>/head a forge keeps of the head
+// of a pull request, a fork's included, in the base repository; it is
+// fetched into refs/fetched/ of the cache, apart from the branches.
 //
 // Fetch never keeps a failed result: when the remote is unreachable,
 // credentials are refused, the branch or file is missing, or the file is

@@ -12,7 +12,8 @@ var (
 	// ErrAuthFailed means the Git host refused the credentials, or
 	// demanded credentials that were not given.
 	ErrAuthFailed = errors.New("git authentication failed")
-	// ErrBranchNotFound means the remote has no such branch.
+	// ErrBranchNotFound means the remote has no such branch (or no
+	// Config.Ref).
 	ErrBranchNotFound = errors.New("branch not found")
 	// ErrFileNotFound means the commit has no regular file at the path.
 	ErrFileNotFound = errors.New("file not found")

@@ -73,11 +73,11 @@ func (s *Source) Propose(ctx context.Context, req ProposeRequest) (string, error
 	if err != nil {
 		return "", err
 	}
-	base, ok := refs[req.BaseBranch]
+	base, ok := refs[plumbing.NewBranchReferenceName(req.BaseBranch)]
 	if !ok {
 		return "", fmt.Errorf("%w: base %s on %s", ErrBranchNotFound, req.BaseBranch, s.cfg.URL)
 	}
-	existing, exists := refs[req.Branch]
+	existing, exists := refs[plumbing.NewBranchReferenceName(req.Branch)]
 
 	repo, err := git.Init(memory.NewStorage(), memfs.New())
 	if err != nil {
@@ -115,6 +115,9 @@ func (s *Source) Propose(ctx context.Context, req ProposeRequest) (string, error
 
 func (s *Source) checkProposal(req ProposeRequest) (ProposeRequest, error) {
 	if req.BaseBranch == "" {
+		if s.cfg.Ref != "" {
+			return req, fmt.Errorf("%w: a source of ref %s has no base branch: give one", ErrConfig, s.cfg.Ref)
+		}
 		req.BaseBranch = s.cfg.Branch
 	}
 	if req.Path == "" {

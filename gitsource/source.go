@@ -38,8 +38,17 @@ type Config struct {
 	// ssh://git@host/owner/repo.git or git@host:owner/repo.git. It must
 	// not contain a password.
 	URL string
-	// Branch to track; DefaultBranch when empty.
+	// Branch to track; DefaultBranch when empty and Ref is empty.
 	Branch string
+	// Ref, instead of Branch, is a ref of the remote that is not a
+	// branch, given in full: the ref a forge keeps of the head of a pull
+	// request in the base repository, refs/pull/<N>/head (GitHub, Gitea)
+	// or refs/merge-requests/<N>/head (GitLab), which holds the head
+	// commit of a pull request from a fork too. It is fetched into a
+	// local ref of its own, under refs/fetched/, that no branch of the
+	// remote maps to. Branch must be empty when Ref is set; such a
+	// Source proposes only with an explicit ProposeRequest.BaseBranch.
+	Ref string
 	// Path of the file inside the repository, slash-separated and
 	// relative; DefaultPath when empty.
 	Path string
@@ -98,11 +107,20 @@ func New(cfg Config, logger *slog.Logger) (*Source, error) {
 	if err := checkURL(cfg.URL); err != nil {
 		return nil, err
 	}
-	if cfg.Branch == "" {
-		cfg.Branch = DefaultBranch
-	}
-	if err := checkBranch(cfg.Branch); err != nil {
-		return nil, err
+	switch {
+	case cfg.Ref != "" && cfg.Branch != "":
+		return nil, fmt.Errorf("%w: branch %q and ref %q: give one", ErrConfig, cfg.Branch, cfg.Ref)
+	case cfg.Ref != "":
+		if err := checkRef(cfg.Ref); err != nil {
+			return nil, err
+		}
+	default:
+		if cfg.Branch == "" {
+			cfg.Branch = DefaultBranch
+		}
+		if err := checkBranch(cfg.Branch); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.Path == "" {
 		cfg.Path = DefaultPath
@@ -128,7 +146,11 @@ func New(cfg Config, logger *slog.Logger) (*Source, error) {
 	s := &Source{
 		cfg:  cfg,
 		auth: auth,
-		log:  logger.With("url", cfg.URL, "branch", cfg.Branch, "path", cfg.Path),
+	}
+	if cfg.Ref != "" {
+		s.log = logger.With("url", cfg.URL, "ref", cfg.Ref, "path", cfg.Path)
+	} else {
+		s.log = logger.With("url", cfg.URL, "branch", cfg.Branch, "path", cfg.Path)
 	}
 	s.lister = git.NewRemote(memory.NewStorage(), &config.RemoteConfig{Name: remoteName, URLs: []string{cfg.URL}})
 	return s, nil
@@ -137,10 +159,10 @@ func New(cfg Config, logger *slog.Logger) (*Source, error) {
 // Config returns the configuration with defaults applied.
 func (s *Source) Config() Config { return s.cfg }
 
-// Head returns the commit the tracked branch points to on the remote,
-// listing the remote's refs only (no fetch). It fails with
-// ErrBranchNotFound when the branch does not exist and ErrAuthFailed
-// when the credentials are refused.
+// Head returns the commit the tracked branch (or Config.Ref) points to
+// on the remote, listing the remote's refs only (no fetch). It fails
+// with ErrBranchNotFound when the branch or ref does not exist and
+// ErrAuthFailed when the credentials are refused.
 func (s *Source) Head(ctx context.Context) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
@@ -148,11 +170,42 @@ func (s *Source) Head(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	h, ok := refs[s.cfg.Branch]
+	h, ok := refs[s.remoteRef()]
 	if !ok {
-		return "", fmt.Errorf("%w: %s on %s", ErrBranchNotFound, s.cfg.Branch, s.cfg.URL)
+		return "", s.notFound()
 	}
 	return h.String(), nil
+}
+
+// remoteRef is the ref the Source reads on the remote: the branch, or
+// Config.Ref.
+func (s *Source) remoteRef() plumbing.ReferenceName {
+	if s.cfg.Ref != "" {
+		return plumbing.ReferenceName(s.cfg.Ref)
+	}
+	return plumbing.NewBranchReferenceName(s.cfg.Branch)
+}
+
+// localRef is where the cache keeps what remoteRef pointed to at the
+// last fetch: refs/remotes/origin/<branch> for a branch,
+// refs/fetched/<Ref without refs/> for Config.Ref, which no branch of
+// the remote is fetched into.
+func (s *Source) localRef() plumbing.ReferenceName {
+	if s.cfg.Ref != "" {
+		return plumbing.ReferenceName(fetchedPrefix + strings.TrimPrefix(s.cfg.Ref, "refs/"))
+	}
+	return plumbing.NewRemoteReferenceName(remoteName, s.cfg.Branch)
+}
+
+// fetchedPrefix is the namespace of the cache's copies of Config.Ref.
+const fetchedPrefix = "refs/fetched/"
+
+// notFound is the error for a remote without the branch or ref.
+func (s *Source) notFound() error {
+	if s.cfg.Ref != "" {
+		return fmt.Errorf("%w: no ref %s on %s", ErrBranchNotFound, s.cfg.Ref, s.cfg.URL)
+	}
+	return fmt.Errorf("%w: %s on %s", ErrBranchNotFound, s.cfg.Branch, s.cfg.URL)
 }
 
 // Fetch returns the file at the head of the tracked branch. When the
@@ -218,22 +271,24 @@ func (s *Source) Fetch(ctx context.Context) (Snapshot, error) {
 	return snap, nil
 }
 
-// listRefs returns branch name to commit for every branch of the remote.
-func (s *Source) listRefs(ctx context.Context) (map[string]plumbing.Hash, error) {
+// listRefs returns the commit of every ref of the remote that points to
+// one (not HEAD, a symbolic ref), by full name: refs/heads/main,
+// refs/pull/12/head.
+func (s *Source) listRefs(ctx context.Context) (map[plumbing.ReferenceName]plumbing.Hash, error) {
 	refs, err := s.lister.ListContext(ctx, &git.ListOptions{Auth: s.auth})
 	if err != nil {
 		if errors.Is(err, transport.ErrEmptyRemoteRepository) {
-			return map[string]plumbing.Hash{}, nil
+			return map[plumbing.ReferenceName]plumbing.Hash{}, nil
 		}
 		return nil, s.remoteError("list refs", err)
 	}
-	heads := make(map[string]plumbing.Hash, len(refs))
+	out := make(map[plumbing.ReferenceName]plumbing.Hash, len(refs))
 	for _, r := range refs {
-		if r.Name().IsBranch() && r.Type() == plumbing.HashReference {
-			heads[r.Name().Short()] = r.Hash()
+		if r.Type() == plumbing.HashReference && strings.HasPrefix(r.Name().String(), "refs/") {
+			out[r.Name()] = r.Hash()
 		}
 	}
-	return heads, nil
+	return out, nil
 }
 
 // remoteError wraps err from a remote operation with context, and with
@@ -298,11 +353,11 @@ func setRemote(repo *git.Repository, url string) error {
 	return err
 }
 
-// fetch makes a depth-1 fetch of the tracked branch and returns the
-// commit it points to.
+// fetch makes a depth-1 fetch of the tracked branch (or Config.Ref) and
+// returns the commit it points to.
 func (s *Source) fetch(ctx context.Context, repo *git.Repository) (*object.Commit, error) {
-	local := plumbing.NewRemoteReferenceName(remoteName, s.cfg.Branch)
-	spec := config.RefSpec(fmt.Sprintf("+%s:%s", plumbing.NewBranchReferenceName(s.cfg.Branch), local))
+	local := s.localRef()
+	spec := config.RefSpec(fmt.Sprintf("+%s:%s", s.remoteRef(), local))
 	err := repo.FetchContext(ctx, &git.FetchOptions{
 		RemoteName: remoteName,
 		RefSpecs:   []config.RefSpec{spec},
@@ -313,7 +368,7 @@ func (s *Source) fetch(ctx context.Context, repo *git.Repository) (*object.Commi
 	})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
 		if errors.Is(err, git.NoMatchingRefSpecError{}) {
-			return nil, fmt.Errorf("%w: %s on %s", ErrBranchNotFound, s.cfg.Branch, s.cfg.URL)
+			return nil, s.notFound()
 		}
 		return nil, s.remoteError("fetch", err)
 	}
@@ -384,6 +439,25 @@ func cleanPath(p string) (string, error) {
 	return c, nil
 }
 
+// checkRef checks that name is a full ref name that is not a branch
+// (give a branch as Config.Branch): refs/pull/12/head.
+func checkRef(name string) error {
+	switch {
+	case !strings.HasPrefix(name, "refs/") || name == "refs/":
+		return fmt.Errorf("%w: ref %q: give the full name, e.g. refs/pull/12/head", ErrConfig, name)
+	case strings.HasPrefix(name, "refs/heads/"):
+		return fmt.Errorf("%w: ref %q is a branch: give it as the branch", ErrConfig, name)
+	case strings.HasPrefix(name, fetchedPrefix):
+		return fmt.Errorf("%w: ref %q: %s is where fetched refs are kept", ErrConfig, name, fetchedPrefix)
+	case strings.ContainsAny(name, "*") || strings.HasSuffix(name, "/"):
+		return fmt.Errorf("%w: ref %q: want one ref, no pattern", ErrConfig, name)
+	}
+	if err := plumbing.ReferenceName(name).Validate(); err != nil {
+		return fmt.Errorf("%w: ref %q: %w", ErrConfig, name, err)
+	}
+	return nil
+}
+
 // checkBranch checks that name is a valid branch name.
 func checkBranch(name string) error {
 	if name == "" || strings.HasPrefix(name, "refs/") {
@@ -412,9 +486,9 @@ func (s *Source) Cached() (Snapshot, error) {
 	if err != nil {
 		return Snapshot{}, err
 	}
-	ref, err := repo.Reference(plumbing.NewRemoteReferenceName(remoteName, s.cfg.Branch), true)
+	ref, err := repo.Reference(s.localRef(), true)
 	if err != nil {
-		return Snapshot{}, fmt.Errorf("%w: %s not fetched yet", ErrNoCache, s.cfg.Branch)
+		return Snapshot{}, fmt.Errorf("%w: %s not fetched yet", ErrNoCache, s.remoteRef().Short())
 	}
 	commit, err := repo.CommitObject(ref.Hash())
 	if err != nil {

@@ -83,6 +83,15 @@ func (r *Repo) Head(tb testing.TB, branch string) string {
 	return strings.TrimSpace(out)
 }
 
+// UpdateRef points ref (a full name, e.g. refs/pull/3/head, as a forge
+// keeps the head of a pull request) at commit rev in the bare
+// repository, creating or moving it, and returns rev.
+func (r *Repo) UpdateRef(tb testing.TB, ref, rev string) string {
+	tb.Helper()
+	r.git(tb, "", "--git-dir", r.Dir, "update-ref", ref, rev)
+	return rev
+}
+
 // Parents returns the parents of commit rev.
 func (r *Repo) Parents(tb testing.TB, rev string) []string {
 	tb.Helper()
