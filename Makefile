@@ -62,7 +62,7 @@ chromium:
 # the tests build. It needs root; Debian's containerd, runc, CNI plugins and
 # iptables (and mmdebstrap, for the stand-in PostgreSQL and Redis images and
 # the base of the store images) are installed when missing, the kubelet is
-# built once into .cache. TestMedusaStore builds the Medusa backend image as
+# built once into .cache. TestMedusaStore builds the Medusa images as
 # `make images` does (several minutes cold, seconds warm) and runs a store.
 # On a host that cannot run containers it says so and skips
 # (STOREOPS_REAL_NODE=required fails instead). `make test` never runs it.
@@ -73,11 +73,11 @@ test-real: devcluster-bin devcluster-node-deps
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq mmdebstrap >/dev/null; }
 	STOREOPS_REAL_NODE=$(STOREOPS_REAL_NODE) nice -n 15 $(GO) test -count=1 -timeout 45m -v ./test/real
 
-# images builds the images storeops owns (the Medusa backend,
-# ghcr.io/storeops/medusa-backend:<appVersion>) as OCI archives without a
-# container engine (internal/storeimages): a Debian root filesystem by
-# mmdebstrap, Node.js from the npm registry pinned by integrity, the
-# backend's locked npm dependencies and `medusa build`. Layers are cached in
+# images builds the images storeops owns (the Medusa backend and storefront,
+# ghcr.io/storeops/medusa-{backend,storefront}:<appVersion>) as OCI archives
+# without a container engine (internal/storeimages): a Debian root filesystem
+# by mmdebstrap, Node.js from the npm registry pinned by integrity, locked npm
+# dependencies, `medusa build` for the backend. Layers are cached in
 # .cache/store-images by their inputs' hashes. It imports them into the real
 # node when one runs (make devcluster-up NODE=real); IMAGES_OUT=dir also
 # copies the archives there.

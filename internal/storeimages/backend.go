@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/storeops/storeops/internal/devcluster"
@@ -47,19 +46,11 @@ func BackendConfig() devcluster.ImageConfig {
 // minutes (npm ci, medusa build, mmdebstrap).
 func BuildBackend(ctx context.Context, o Options) (Image, error) {
 	began := time.Now()
-	// One build at a time shares the work directory and the caches.
-	if err := os.MkdirAll(o.dir(), 0o755); err != nil {
-		return Image{}, err
-	}
-	lockFile, err := os.OpenFile(o.dir("build.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	unlock, err := lockBuilds(o)
 	if err != nil {
 		return Image{}, err
 	}
-	defer lockFile.Close()
-	if err := syscall.Flock(int(lockFile.Fd()), syscall.LOCK_EX); err != nil {
-		return Image{}, fmt.Errorf("lock %s: %w", lockFile.Name(), err)
-	}
-	defer syscall.Flock(int(lockFile.Fd()), syscall.LOCK_UN) //nolint:errcheck
+	defer unlock()
 	version, err := AppVersion(o.Root, "medusa")
 	if err != nil {
 		return Image{}, err
@@ -73,7 +64,7 @@ func BuildBackend(ctx context.Context, o Options) (Image, error) {
 	if err != nil {
 		return Image{}, fmt.Errorf("the backend has no lock file: %w", err)
 	}
-	if err := CheckPins(pkg, lock, version); err != nil {
+	if err := CheckPins(pkg, lock, version, "@medusajs/framework", "@medusajs/medusa", "@medusajs/cli"); err != nil {
 		return Image{}, fmt.Errorf("charts/medusa-images/backend does not pin Medusa %s (the chart's appVersion):\n%w", version, err)
 	}
 	base, err := BaseRootFS.Build(ctx, o.dir("layers"), o.Log)
@@ -172,10 +163,14 @@ func buildBackendApp(ctx context.Context, o Options, src, nodeBin, version, dest
 		[]devcluster.ImageFile{{Path: "/usr/local/bin/docker-entrypoint.sh", Mode: 0o755, Data: entrypoint}})
 }
 
-// checkInstalled checks that dir's node_modules has @medusajs/framework at
-// version.
-func checkInstalled(dir, version string) error {
-	b, err := os.ReadFile(filepath.Join(dir, "node_modules", "@medusajs", "framework", "package.json"))
+// checkInstalled checks that dir's node_modules has @medusajs/<pkg> (default
+// framework) at version.
+func checkInstalled(dir, version string, pkg ...string) error {
+	name := "framework"
+	if len(pkg) > 0 {
+		name = pkg[0]
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "node_modules", "@medusajs", name, "package.json"))
 	if err != nil {
 		return err
 	}
@@ -184,7 +179,7 @@ func checkInstalled(dir, version string) error {
 		return err
 	}
 	if p.Version != version {
-		return fmt.Errorf("%s: @medusajs/framework %s installed, not %s", dir, p.Version, version)
+		return fmt.Errorf("%s: @medusajs/%s %s installed, not %s", dir, name, p.Version, version)
 	}
 	return nil
 }

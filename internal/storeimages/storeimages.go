@@ -36,6 +36,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/storeops/storeops/internal/devcluster"
@@ -115,9 +116,10 @@ func AppVersion(root, chart string) (string, error) {
 }
 
 // CheckPins checks that package.json pins every @medusajs/* dependency to
-// exactly version, and that package-lock.json resolves every @medusajs/*
-// package that has a version of that release line to it.
-func CheckPins(pkgJSON, lockJSON []byte, version string) error {
+// exactly version, that package-lock.json resolves each of the packages
+// named in resolved to it, and that every package of the lock file has an
+// integrity.
+func CheckPins(pkgJSON, lockJSON []byte, version string, resolved ...string) error {
 	var pkg struct {
 		Dependencies, DevDependencies map[string]string
 	}
@@ -153,7 +155,7 @@ func CheckPins(pkgJSON, lockJSON []byte, version string) error {
 	if lock.LockfileVersion < 2 {
 		problems = append(problems, fmt.Sprintf("package-lock.json: lockfileVersion %d, want 2 or 3", lock.LockfileVersion))
 	}
-	for _, name := range []string{"@medusajs/framework", "@medusajs/medusa", "@medusajs/cli"} {
+	for _, name := range resolved {
 		if got := lock.Packages["node_modules/"+name].Version; got != version {
 			problems = append(problems, fmt.Sprintf("package-lock.json: %s resolves to %q, not %s", name, got, version))
 		}
@@ -168,6 +170,26 @@ func CheckPins(pkgJSON, lockJSON []byte, version string) error {
 		return errors.New(strings.Join(problems, "\n"))
 	}
 	return nil
+}
+
+// lockBuilds takes the lock of the store-images directory: one build at a
+// time shares the work directory and the caches.
+func lockBuilds(o Options) (unlock func(), err error) {
+	if err := os.MkdirAll(o.dir(), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(o.dir("build.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", f.Name(), err)
+	}
+	return func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
 }
 
 // hashTree adds the names, modes and contents of the files under dir

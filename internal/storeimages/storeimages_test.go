@@ -9,9 +9,9 @@ import (
 	"github.com/storeops/storeops/internal/reporoot"
 )
 
-// The committed package.json and package-lock.json of the backend pin
-// every @medusajs/* package to the chart's appVersion.
-func TestBackendPinsTheChartsMedusa(t *testing.T) {
+// The committed package.json and package-lock.json of the backend and of
+// the storefront pin every @medusajs/* package to the chart's appVersion.
+func TestImagesPinTheChartsMedusa(t *testing.T) {
 	root, err := reporoot.Find()
 	if err != nil {
 		t.Fatal(err)
@@ -29,7 +29,17 @@ func TestBackendPinsTheChartsMedusa(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := CheckPins(pkg, lock, v); err != nil {
+	if err := CheckPins(pkg, lock, v, "@medusajs/framework", "@medusajs/medusa", "@medusajs/cli"); err != nil {
+		t.Error(err)
+	}
+	dir = filepath.Join(root, "charts", "medusa-images", "storefront", "sdk")
+	if pkg, err = os.ReadFile(filepath.Join(dir, "package.json")); err != nil {
+		t.Fatal(err)
+	}
+	if lock, err = os.ReadFile(filepath.Join(dir, "package-lock.json")); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckPins(pkg, lock, v, "@medusajs/js-sdk"); err != nil {
 		t.Error(err)
 	}
 }
@@ -42,7 +52,8 @@ func TestCheckPins(t *testing.T) {
 			`"node_modules/@medusajs/cli":{"version":"` + v + `","resolved":"https://r/c.tgz","integrity":"sha512-x"}}}`
 	}
 	pkg := `{"dependencies":{"@medusajs/medusa":"2.8.4","@medusajs/framework":"2.8.4","pg":"^8"}}`
-	if err := CheckPins([]byte(pkg), []byte(lock("2.8.4")), "2.8.4"); err != nil {
+	resolved := []string{"@medusajs/framework", "@medusajs/medusa", "@medusajs/cli"}
+	if err := CheckPins([]byte(pkg), []byte(lock("2.8.4")), "2.8.4", resolved...); err != nil {
 		t.Errorf("pinned: %v", err)
 	}
 	for name, c := range map[string]struct{ pkg, lock, want string }{
@@ -52,7 +63,7 @@ func TestCheckPins(t *testing.T) {
 		"old lockfile": {pkg, strings.Replace(lock("2.8.4"), `"lockfileVersion":3`, `"lockfileVersion":1`, 1), "lockfileVersion 1"},
 		"no integrity": {pkg, strings.Replace(lock("2.8.4"), `,"integrity":"sha512-x"}}}`, `}}}`, 1), "node_modules/@medusajs/cli has no integrity"},
 	} {
-		err := CheckPins([]byte(c.pkg), []byte(c.lock), "2.8.4")
+		err := CheckPins([]byte(c.pkg), []byte(c.lock), "2.8.4", resolved...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want %q", name, err, c.want)
 		}

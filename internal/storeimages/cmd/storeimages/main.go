@@ -1,4 +1,5 @@
-// Command storeimages builds the images storeops owns (the Medusa backend)
+// Command storeimages builds the images storeops owns (the Medusa backend
+// and storefront)
 // as OCI archives without a container engine, and imports them into the
 // real node of the local control plane when one runs: `make images`.
 package main
@@ -35,32 +36,36 @@ func main() {
 	if !*verbose {
 		o.Log = progressOnly{}
 	}
-	img, err := storeimages.BuildBackend(ctx, o)
-	if err != nil {
-		fail(err)
-	}
-	fmt.Printf("%s\t%s\t(%s)\n", img.Ref, img.Archive, img.Took.Round(100*time.Millisecond))
-	if *out != "" {
-		dest := filepath.Join(*out, strings.NewReplacer("/", "_", ":", "_").Replace(img.Ref)+".oci.tar")
-		if err := os.MkdirAll(*out, 0o755); err != nil {
-			fail(err)
-		}
-		_ = os.Remove(dest)
-		if err := os.Link(img.Archive, dest); err != nil {
-			fail(err)
-		}
-		fmt.Printf("wrote %s\n", dest)
-	}
 	dir := *state
 	if dir == "auto" {
 		dir = devcluster.RunningRealNode()
 	}
-	if dir != "" {
-		began := time.Now()
-		if err := devcluster.ImportImage(ctx, dir, img.Archive); err != nil {
+	for _, build := range []func(context.Context, storeimages.Options) (storeimages.Image, error){
+		storeimages.BuildBackend, storeimages.BuildStorefront,
+	} {
+		img, err := build(ctx, o)
+		if err != nil {
 			fail(err)
 		}
-		fmt.Printf("imported %s into the real node of %s (%s)\n", img.Ref, dir, time.Since(began).Round(100*time.Millisecond))
+		fmt.Printf("%s\t%s\t(%s)\n", img.Ref, img.Archive, img.Took.Round(100*time.Millisecond))
+		if *out != "" {
+			dest := filepath.Join(*out, strings.NewReplacer("/", "_", ":", "_").Replace(img.Ref)+".oci.tar")
+			if err := os.MkdirAll(*out, 0o755); err != nil {
+				fail(err)
+			}
+			_ = os.Remove(dest)
+			if err := os.Link(img.Archive, dest); err != nil {
+				fail(err)
+			}
+			fmt.Printf("wrote %s\n", dest)
+		}
+		if dir != "" {
+			began := time.Now()
+			if err := devcluster.ImportImage(ctx, dir, img.Archive); err != nil {
+				fail(err)
+			}
+			fmt.Printf("imported %s into the real node of %s (%s)\n", img.Ref, dir, time.Since(began).Round(100*time.Millisecond))
+		}
 	}
 }
 
