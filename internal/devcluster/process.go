@@ -117,14 +117,23 @@ func readPIDs(stateDir string) ([]recorded, error) {
 }
 
 // alive reports whether r still runs the binary it was started from (and is
-// not a recycled PID that now belongs to another program).
+// not a recycled PID that now belongs to another program). The kernel
+// shows the binary's path with every symbolic link resolved, so the
+// recorded path is resolved too: a .cache that is a link to another tree's
+// (a clean clone sharing the build cache) must not make a running cluster
+// look dead, and its state directory removed as stale by the next cluster
+// that starts.
 func (r recorded) alive() bool {
 	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", r.pid))
 	if err != nil {
 		return false
 	}
 	exe = strings.TrimSuffix(exe, " (deleted)")
-	return exe == r.bin
+	if exe == r.bin {
+		return true
+	}
+	resolved, err := filepath.EvalSymlinks(r.bin)
+	return err == nil && exe == resolved
 }
 
 // Running reports the processes recorded in stateDir that still run.
