@@ -73,7 +73,19 @@ type PullRequest struct {
 	// State is "open", "merged" or "closed".
 	State string
 	// Head is the branch with the change, Base the branch it goes into.
-	Head, Base  string
+	// The head branch of a pull request from a fork is a branch of the
+	// fork: a branch of the repository that has the same name is
+	// another one.
+	Head, Base string
+	// Fork is true when the head branch is in another repository than
+	// the base (a fork, or one deleted since): Head is then no branch of
+	// the repository.
+	Fork bool
+	// HeadRef is the ref of the repository (the base) that the forge
+	// keeps at the head commit of the pull request, from a fork or not:
+	// refs/pull/<N>/head on GitHub and Gitea,
+	// refs/merge-requests/<N>/head on GitLab.
+	HeadRef     string
 	Title, Body string
 	Created     time.Time
 }
@@ -87,15 +99,16 @@ const (
 
 // Forge is the pull request API of one repository.
 type Forge interface {
-	// FindOpen returns the open pull request from head into base, or nil.
+	// FindOpen returns the open pull request from the branch head of the
+	// repository itself (not of a fork) into base, or nil.
 	FindOpen(ctx context.Context, head, base string) (*PullRequest, error)
 	// Open opens a pull request from head into base. When the forge
 	// answers that one is already open, Open returns that one.
 	Open(ctx context.Context, head, base, title, body string) (*PullRequest, error)
 	// List returns pull requests (any state) whose head branch starts with
 	// prefix, newest first, at most limit (DefaultListLimit when limit <=
-	// 0). It looks at the newest MaxListScan pull requests of the
-	// repository only.
+	// 0), those from forks included (with Fork set). It looks at the
+	// newest MaxListScan pull requests of the repository only.
 	List(ctx context.Context, prefix string, limit int) ([]PullRequest, error)
 }
 

@@ -2,6 +2,8 @@ package forge
 
 import (
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -45,7 +47,13 @@ type giteaPull struct {
 	Base      giteaRef  `json:"base"`
 }
 
+// giteaRef is the head or base of a pull request. The head's label is
+// its branch; its ref is the branch too while the branch exists, else
+// (and for a pull request pushed with AGit, whose label is empty)
+// refs/pull/<N>/head. The head's repo_id is -1 when its repository has
+// been deleted.
 type giteaRef struct {
+	Label  string `json:"label"`
 	Ref    string `json:"ref"`
 	RepoID int64  `json:"repo_id"`
 }
@@ -60,7 +68,12 @@ func (p giteaPull) entry(string) entry {
 	case p.State == "closed":
 		state = StateClosed
 	}
-	pr := PullRequest{Number: p.Number, URL: p.HTMLURL, State: state, Head: p.Head.Ref, Base: p.Base.Ref,
+	head := p.Head.Ref
+	if p.Head.Label != "" && strings.HasPrefix(head, "refs/") {
+		head = p.Head.Label // the branch is gone
+	}
+	pr := PullRequest{Number: p.Number, URL: p.HTMLURL, State: state, Head: head, Base: p.Base.Ref,
+		Fork: p.Head.RepoID != p.Base.RepoID, HeadRef: "refs/pull/" + strconv.Itoa(p.Number) + "/head",
 		Title: p.Title, Body: p.Body, Created: p.CreatedAt}
-	return entry{PullRequest: pr, open: p.State == "open" && !p.Merged, own: p.Head.RepoID == p.Base.RepoID}
+	return entry{PullRequest: pr, open: p.State == "open" && !p.Merged}
 }

@@ -148,7 +148,8 @@ func giteaPull(n int, head, state string, created time.Time) map[string]any {
 	return map[string]any{
 		"number": n, "html_url": fmt.Sprintf("https://gitea.example/acme/config/pulls/%d", n), "state": state,
 		"merged": false, "title": "PR " + head, "body": "", "created_at": created.Format(time.RFC3339),
-		"head": map[string]any{"ref": head, "repo_id": 1}, "base": map[string]any{"ref": "main", "repo_id": 1},
+		"head": map[string]any{"label": head, "ref": head, "sha": "0123456789abcdef0123456789abcdef01234567", "repo_id": 1},
+		"base": map[string]any{"label": "main", "ref": "main", "sha": "89abcdef0123456789abcdef0123456789abcdef", "repo_id": 1},
 	}
 }
 

@@ -2,6 +2,7 @@ package forge
 
 import (
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -40,15 +41,20 @@ type githubPull struct {
 	Base      githubRef  `json:"base"`
 }
 
+// githubRef is the head or base of a pull request; its repo is null
+// when that repository has been deleted (a fork, for the head).
 type githubRef struct {
-	Ref  string `json:"ref"`
-	Repo *struct {
-		FullName string `json:"full_name"`
-	} `json:"repo"`
+	Ref  string      `json:"ref"`
+	Repo *githubRepo `json:"repo"`
 }
 
-// entry converts p; it comes from the repository itself when its head
-// repository is named repo.
+type githubRepo struct {
+	ID       int64  `json:"id"`
+	FullName string `json:"full_name"`
+}
+
+// entry converts p; it comes from a fork unless its head repository is
+// the base repository (the same id, or, without ids, named repo).
 func (p githubPull) entry(repo string) entry {
 	state := StateOpen
 	switch {
@@ -57,11 +63,15 @@ func (p githubPull) entry(repo string) entry {
 	case p.State == "closed":
 		state = StateClosed
 	}
+	head, base := p.Head.Repo, p.Base.Repo
+	own := head != nil && strings.EqualFold(head.FullName, repo)
+	if head != nil && base != nil && head.ID != 0 && base.ID != 0 {
+		own = head.ID == base.ID
+	}
 	pr := PullRequest{Number: p.Number, URL: p.HTMLURL, State: state, Head: p.Head.Ref, Base: p.Base.Ref,
-		Title: p.Title, Created: p.CreatedAt}
+		Fork: !own, HeadRef: "refs/pull/" + strconv.Itoa(p.Number) + "/head", Title: p.Title, Created: p.CreatedAt}
 	if p.Body != nil {
 		pr.Body = *p.Body
 	}
-	own := p.Head.Repo != nil && strings.EqualFold(p.Head.Repo.FullName, repo)
-	return entry{PullRequest: pr, open: p.State == "open", own: own}
+	return entry{PullRequest: pr, open: p.State == "open"}
 }

@@ -20,14 +20,24 @@ const ghPulls = "/api/v3/repos/acme/config/pulls"
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-// ghPull is a GitHub pull request object as the API sends it.
+// ghPull is a GitHub pull request object as the API sends it (the part
+// of it the client reads, and the head's and base's label and sha).
 func ghPull(n int, head, state string, created time.Time, mergedAt *time.Time) map[string]any {
 	return map[string]any{
 		"number": n, "html_url": fmt.Sprintf("https://github.com/acme/config/pull/%d", n),
 		"state": state, "title": "Add store " + head, "body": "body " + head,
 		"created_at": created.Format(time.RFC3339), "merged_at": mergedAt,
-		"head": map[string]any{"ref": head, "repo": map[string]any{"full_name": "acme/config"}},
-		"base": map[string]any{"ref": "main", "repo": map[string]any{"full_name": "acme/config"}},
+		"head": ghBranch("acme", head, 1296269),
+		"base": ghBranch("acme", "main", 1296269),
+	}
+}
+
+// ghBranch is the head or base of a GitHub pull request: branch of the
+// repository owner/config whose id is repoID.
+func ghBranch(owner, branch string, repoID int64) map[string]any {
+	return map[string]any{
+		"label": owner + ":" + branch, "ref": branch, "sha": "6dcb09b5b57875f334f61aebed695e2e4193db5e",
+		"repo": map[string]any{"id": repoID, "name": "config", "full_name": owner + "/config"},
 	}
 }
 
@@ -68,14 +78,16 @@ func TestGitHubOpen(t *testing.T) {
 		name: "created",
 		post: reply(http.StatusCreated, ghPull(8, "storeops/add-acme", "open", t0, nil)),
 		want: &forge.PullRequest{Number: 8, URL: "https://github.com/acme/config/pull/8", State: "open",
-			Head: "storeops/add-acme", Base: "main", Title: "Add store storeops/add-acme", Body: "body storeops/add-acme", Created: t0},
+			Head: "storeops/add-acme", Base: "main", HeadRef: "refs/pull/8/head", Title: "Add store storeops/add-acme",
+			Body: "body storeops/add-acme", Created: t0},
 		wantReqs: []string{"POST " + ghPulls},
 	}, {
 		name: "already exists returns the open one",
 		post: reply(http.StatusUnprocessableEntity, `{"message":"Validation Failed","errors":[{"resource":"PullRequest","code":"custom","message":"A pull request already exists for acme:storeops/add-acme."}]}`),
 		list: reply(http.StatusOK, []any{existing}),
 		want: &forge.PullRequest{Number: 7, URL: "https://github.com/acme/config/pull/7", State: "open",
-			Head: "storeops/add-acme", Base: "main", Title: "Add store storeops/add-acme", Body: "body storeops/add-acme", Created: t0},
+			Head: "storeops/add-acme", Base: "main", HeadRef: "refs/pull/7/head", Title: "Add store storeops/add-acme",
+			Body: "body storeops/add-acme", Created: t0},
 		wantReqs: []string{"POST " + ghPulls, "GET " + ghPulls},
 	}, {
 		name:     "422 without an open one",
@@ -116,7 +128,7 @@ func TestGitHubOpen(t *testing.T) {
 
 func TestGitHubFindOpen(t *testing.T) {
 	fork := ghPull(5, "storeops/add-acme", "open", t0, nil)
-	fork["head"] = map[string]any{"ref": "storeops/add-acme", "repo": map[string]any{"full_name": "mallory/config"}}
+	fork["head"] = ghBranch("mallory", "storeops/add-acme", 4242)
 	tests := []struct {
 		name    string
 		answer  route

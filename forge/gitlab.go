@@ -2,6 +2,7 @@ package forge
 
 import (
 	"net/url"
+	"strconv"
 	"time"
 )
 
@@ -52,9 +53,10 @@ func (m gitlabMR) entry(string) entry {
 	}
 	// "opened", and "locked": a merge request being merged right now.
 	pr := PullRequest{Number: m.IID, URL: m.WebURL, State: state, Head: m.SourceBranch, Base: m.TargetBranch,
+		Fork: m.SourceProjectID != m.TargetProjectID, HeadRef: "refs/merge-requests/" + strconv.Itoa(m.IID) + "/head",
 		Title: m.Title, Created: m.CreatedAt}
 	if m.Description != nil {
 		pr.Body = *m.Description
 	}
-	return entry{PullRequest: pr, open: m.State == "opened", own: m.SourceProjectID == m.TargetProjectID}
+	return entry{PullRequest: pr, open: m.State == "opened"}
 }

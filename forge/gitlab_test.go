@@ -16,12 +16,14 @@ import (
 // The project path is one URL-encoded segment.
 const glMRs = "/api/v4/projects/shops%2Fplatform%2Fconfig/merge_requests"
 
+// glMR is a GitLab merge request object as the API sends it (the part of
+// it the client reads, and its sha).
 func glMR(iid int, source, state string, created time.Time) map[string]any {
 	return map[string]any{
-		"iid": iid, "id": 1000 + iid, "web_url": fmt.Sprintf("https://gitlab.example/shops/platform/config/-/merge_requests/%d", iid),
+		"iid": iid, "id": 1000 + iid, "project_id": 42, "web_url": fmt.Sprintf("https://gitlab.example/shops/platform/config/-/merge_requests/%d", iid),
 		"state": state, "title": "Add store " + source, "description": "body " + source,
 		"created_at": created.Format(time.RFC3339), "source_branch": source, "target_branch": "main",
-		"source_project_id": 42, "target_project_id": 42,
+		"source_project_id": 42, "target_project_id": 42, "sha": "8888888888888888888888888888888888888888",
 	}
 }
 

@@ -12,9 +12,9 @@ import (
 )
 
 // pulls is the Forge of every kind: it pages through the repository's
-// pull requests, keeps the ones of the repository itself (not of forks),
-// sorts them newest first and, when the forge refuses to open a second
-// pull request for the same branches, finds the open one. Its fields
+// pull requests, tells the ones from forks, sorts them newest first and,
+// when the forge refuses to open a second pull request for the same
+// branches, finds the open one of the repository itself. Its fields
 // hold what the forges say differently; P is the JSON form of one pull
 // request.
 type pulls[P pull] struct {
@@ -50,9 +50,6 @@ type entry struct {
 	// open is the forge's own open state: GitLab's "opened" and not
 	// "locked", which PullRequest.State counts as open.
 	open bool
-	// own is true when the head branch is in the repository itself, not
-	// in a fork.
-	own bool
 }
 
 func (f *pulls[P]) url(q url.Values) *url.URL {
@@ -65,7 +62,7 @@ func (f *pulls[P]) FindOpen(ctx context.Context, head, base string) (*PullReques
 	var found *PullRequest
 	err := f.scan(ctx, f.openQuery(head, base), f.pageOpen, func(page []entry) bool {
 		for _, e := range page {
-			if e.Head == head && e.Base == base && e.open && e.own {
+			if e.Head == head && e.Base == base && e.open && !e.Fork {
 				found = &e.PullRequest
 				return true
 			}
@@ -102,7 +99,7 @@ func (f *pulls[P]) List(ctx context.Context, prefix string, limit int) ([]PullRe
 	var out []PullRequest
 	err := f.scan(ctx, f.listQuery(), true, func(page []entry) bool {
 		for _, e := range page {
-			if strings.HasPrefix(e.Head, prefix) && e.own {
+			if strings.HasPrefix(e.Head, prefix) {
 				out = append(out, e.PullRequest)
 			}
 		}

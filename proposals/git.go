@@ -239,7 +239,8 @@ func (p *GitProposer) deleteChange(snap gitsource.Snapshot, name, user string) (
 
 // List returns the pull requests of storeops branches, newest first.
 // Pull requests from branches under BranchPrefix that storeops did not
-// name are left out.
+// name, and from forks (storeops pushes to the repository itself), are
+// left out.
 func (p *GitProposer) List(ctx context.Context) ([]Proposal, error) {
 	prs, err := p.cfg.Forge.List(ctx, BranchPrefix, p.cfg.ListLimit)
 	if err != nil {
@@ -248,7 +249,7 @@ func (p *GitProposer) List(ctx context.Context) ([]Proposal, error) {
 	out := make([]Proposal, 0, len(prs))
 	for _, pr := range prs {
 		kind, store, ok := ParseBranch(pr.Head)
-		if !ok {
+		if !ok || pr.Fork {
 			continue
 		}
 		out = append(out, toProposal(pr, kind, store))

@@ -246,8 +246,10 @@ func TestProposeDeleteAndList(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.forge.setState(1, forge.StateMerged)
-	// A branch under the prefix that storeops did not name is left out.
-	f.forge.prs = append(f.forge.prs, forge.PullRequest{Number: 3, Head: "storeops/experiment", State: forge.StateOpen})
+	// A branch under the prefix that storeops did not name is left out,
+	// and so is a fork's branch that has the name of a storeops branch.
+	f.forge.prs = append(f.forge.prs, forge.PullRequest{Number: 3, Head: "storeops/experiment", State: forge.StateOpen},
+		forge.PullRequest{Number: 4, Head: "storeops/add-mallory", Fork: true, State: forge.StateOpen})
 
 	list, err := f.p.List(ctx)
 	if err != nil {

@@ -34,6 +34,11 @@ func (g *Gitea) API(tb testing.TB, method, path string, in, out any) int {
 }
 
 func (g *Gitea) api(method, path string, in, out any) (int, []byte, error) {
+	return g.apiAs(func(r *http.Request) { r.Header.Set("Authorization", "token "+g.token) }, method, path, in, out)
+}
+
+// apiAs is api with the credentials auth sets on the request.
+func (g *Gitea) apiAs(auth func(*http.Request), method, path string, in, out any) (int, []byte, error) {
 	var rd io.Reader
 	if in != nil {
 		data, err := json.Marshal(in)
@@ -46,7 +51,7 @@ func (g *Gitea) api(method, path string, in, out any) (int, []byte, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	req.Header.Set("Authorization", "token "+g.token)
+	auth(req)
 	req.Header.Set("Accept", "application/json")
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -118,12 +123,47 @@ func (g *Gitea) CreateRepo(tb testing.TB, name string, files map[string]string) 
 // existing branch) with message msg, and returns the new commit's SHA-1.
 func (g *Gitea) WriteFile(tb testing.TB, repo, branch, path, content, msg string) string {
 	tb.Helper()
+	return g.admin().writeFile(tb, repo, branch, path, content, msg)
+}
+
+// account is a user of the server and its token; the helpers act on
+// its repositories.
+type account struct {
+	g     *Gitea
+	name  string
+	token string
+}
+
+func (g *Gitea) admin() account { return account{g: g, name: adminUser, token: g.token} }
+
+func (a account) api(method, path string, in, out any) (int, []byte, error) {
+	return a.g.apiAs(func(r *http.Request) { r.Header.Set("Authorization", "token "+a.token) }, method, path, in, out)
+}
+
+func (a account) mustAPI(tb testing.TB, method, path string, in, out any) {
+	tb.Helper()
+	status, body, err := a.api(method, path, in, out)
+	if err != nil || status/100 != 2 {
+		tb.Fatalf("giteatest: %s: %s %s: %d %v\n%s", a.name, method, path, status, err, body)
+	}
+}
+
+func (a account) repoAPI(name string) string {
+	return "/repos/" + url.PathEscape(a.name) + "/" + url.PathEscape(name)
+}
+
+func (a account) writeFile(tb testing.TB, repo, branch, path, content, msg string) string {
+	tb.Helper()
 	var cur struct {
 		SHA string `json:"sha"`
 	}
 	op := "create"
 	q := "?ref=" + url.QueryEscape(branch)
-	if status := g.API(tb, http.MethodGet, g.repoAPI(repo)+"/contents/"+escapePath(path)+q, nil, &cur); status == http.StatusOK {
+	status, body, err := a.api(http.MethodGet, a.repoAPI(repo)+"/contents/"+escapePath(path)+q, nil, &cur)
+	if err != nil {
+		tb.Fatalf("giteatest: read %s at %s: %v\n%s", path, branch, err, body)
+	}
+	if status == http.StatusOK {
 		op = "update"
 	}
 	var out struct {
@@ -131,7 +171,7 @@ func (g *Gitea) WriteFile(tb testing.TB, repo, branch, path, content, msg string
 			SHA string `json:"sha"`
 		} `json:"commit"`
 	}
-	g.mustAPI(tb, http.MethodPost, g.repoAPI(repo)+"/contents", map[string]any{
+	a.mustAPI(tb, http.MethodPost, a.repoAPI(repo)+"/contents", map[string]any{
 		"branch": branch, "message": msg,
 		"files": []map[string]any{{"operation": op, "path": path, "sha": cur.SHA,
 			"content": base64.StdEncoding.EncodeToString([]byte(content))}},
@@ -237,7 +277,12 @@ func (g *Gitea) AddHook(tb testing.TB, repo string, h Hook) int64 {
 // CreateBranch creates branch from the head of from in repository repo.
 func (g *Gitea) CreateBranch(tb testing.TB, repo, branch, from string) {
 	tb.Helper()
-	g.mustAPI(tb, http.MethodPost, g.repoAPI(repo)+"/branches",
+	g.admin().createBranch(tb, repo, branch, from)
+}
+
+func (a account) createBranch(tb testing.TB, repo, branch, from string) {
+	tb.Helper()
+	a.mustAPI(tb, http.MethodPost, a.repoAPI(repo)+"/branches",
 		map[string]string{"new_branch_name": branch, "old_branch_name": from}, nil)
 }
 

@@ -4,6 +4,12 @@
 // upgrades with their diffs, deletions that destroy data) and whether the
 // mass-deletion guard would refuse it. Each pull request gets one
 // comment, edited in place when its plan changes.
+//
+// A pull request from a branch of the repository is read from that
+// branch. One from a fork is read from the ref the forge keeps of its
+// head in the repository (refs/pull/<N>/head on GitHub and Gitea,
+// refs/merge-requests/<N>/head on GitLab): its branch is in the fork,
+// and a branch of the repository with the same name is another one.
 package preview
 
 import (
@@ -45,10 +51,14 @@ type Config struct {
 
 // Preview is what storeops said on one pull request.
 type Preview struct {
-	Number   int       `json:"number"`
-	URL      string    `json:"url"`
-	Title    string    `json:"title"`
-	Head     string    `json:"head"`
+	Number int    `json:"number"`
+	URL    string `json:"url"`
+	Title  string `json:"title"`
+	Head   string `json:"head"`           // the head branch, in the fork when Fork
+	Fork   bool   `json:"fork,omitempty"` // the pull request comes from a fork
+	// Ref is the ref of the repository that was read: refs/heads/<Head>,
+	// or for a fork the forge's ref of the head, e.g. refs/pull/12/head.
+	Ref      string    `json:"ref"`
 	Revision string    `json:"revision"`
 	Errors   []string  `json:"errors,omitempty"`  // the file's problems, file:line:column
 	Refused  string    `json:"refused,omitempty"` // the mass-deletion guard's refusal
@@ -62,7 +72,7 @@ type Previewer struct {
 	cfg Config
 
 	mu       sync.Mutex
-	sources  map[string]*gitsource.Source // by branch
+	sources  map[string]*gitsource.Source // by the full name of the ref read
 	previews map[int]Preview
 	posted   map[int]string // body last written, by pull request
 }
@@ -75,35 +85,63 @@ func New(cfg Config) *Previewer {
 	return &Previewer{cfg: cfg, sources: map[string]*gitsource.Source{}, previews: map[int]Preview{}, posted: map[int]string{}}
 }
 
-// source returns the Source of branch, kept across scans so that an
-// unmoved branch costs one ref listing.
-func (p *Previewer) source(branch string) (*gitsource.Source, error) {
+// target is a ref of the repository to read: a branch, or another ref
+// (given in full).
+type target struct {
+	branch, ref string
+}
+
+func branchTarget(name string) target { return target{branch: name} }
+
+// name is the full name of the ref, the key of its Source.
+func (t target) name() string {
+	if t.ref != "" {
+		return t.ref
+	}
+	return "refs/heads/" + t.branch
+}
+
+// headOf is what to read of pr: its head branch when that is a branch
+// of the repository, else the ref the forge keeps of its head in the
+// repository. That is the case of a pull request from a fork, whose
+// branch is in the fork (a branch of the repository with the same name
+// is another one), and of one whose head the forge names by that ref
+// only (Gitea's pull requests pushed with AGit).
+func headOf(pr forge.PullRequest) (target, error) {
+	if !pr.Fork && pr.Head != "" && !strings.HasPrefix(pr.Head, "refs/") {
+		return branchTarget(pr.Head), nil
+	}
+	if pr.HeadRef == "" {
+		return target{}, fmt.Errorf("head %q is not a branch of the repository and the forge names no ref of it there", pr.Head)
+	}
+	return target{ref: pr.HeadRef}, nil
+}
+
+// source returns the Source of t, kept across scans while a pull
+// request reads it, so that an unmoved head costs one ref listing.
+func (p *Previewer) source(t target) (*gitsource.Source, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if s, ok := p.sources[branch]; ok {
+	if s, ok := p.sources[t.name()]; ok {
 		return s, nil
 	}
 	cfg := p.cfg.Git
-	cfg.Branch, cfg.Dir = branch, ""
+	cfg.Branch, cfg.Ref, cfg.Dir = t.branch, t.ref, ""
 	s, err := gitsource.New(cfg, p.cfg.Log)
 	if err != nil {
 		return nil, err
 	}
-	p.sources[branch] = s
+	p.sources[t.name()] = s
 	return s, nil
 }
 
-// fetch reads stores.yaml at the tip of branch.
-func (p *Previewer) fetch(ctx context.Context, branch string) (gitsource.Snapshot, error) {
-	s, err := p.source(branch)
+// fetch reads stores.yaml at the commit t points to.
+func (p *Previewer) fetch(ctx context.Context, t target) (gitsource.Snapshot, error) {
+	s, err := p.source(t)
 	if err != nil {
 		return gitsource.Snapshot{}, err
 	}
-	snap, err := s.Fetch(ctx)
-	if err == nil {
-		return snap, nil
-	}
-	return gitsource.Snapshot{}, err
+	return s.Fetch(ctx)
 }
 
 // Scan previews every open pull request into the base branch that
@@ -117,18 +155,25 @@ func (p *Previewer) Scan(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("list pull requests: %w", err)
 	}
-	baseSnap, err := p.fetch(ctx, base)
+	baseTarget := branchTarget(base)
+	baseSnap, err := p.fetch(ctx, baseTarget)
 	if err != nil {
 		return fmt.Errorf("fetch %s: %w", base, err)
 	}
 	open := map[int]bool{}
+	read := map[string]bool{baseTarget.name(): true}
 	var errs []error
 	for _, pr := range prs {
 		if pr.State != forge.StateOpen || pr.Base != base {
 			continue
 		}
 		open[pr.Number] = true
-		if err := p.preview(ctx, pr, baseSnap); err != nil {
+		head, err := headOf(pr)
+		if err == nil {
+			read[head.name()] = true
+			err = p.preview(ctx, pr, head, baseSnap)
+		}
+		if err != nil {
 			errs = append(errs, fmt.Errorf("#%d: %w", pr.Number, err))
 		}
 	}
@@ -139,14 +184,19 @@ func (p *Previewer) Scan(ctx context.Context) error {
 			delete(p.posted, n)
 		}
 	}
+	for name := range p.sources {
+		if !read[name] {
+			delete(p.sources, name) // no open pull request reads it any more
+		}
+	}
 	p.mu.Unlock()
 	return errors.Join(errs...)
 }
 
-func (p *Previewer) preview(ctx context.Context, pr forge.PullRequest, base gitsource.Snapshot) error {
-	snap, err := p.fetch(ctx, pr.Head)
+func (p *Previewer) preview(ctx context.Context, pr forge.PullRequest, head target, base gitsource.Snapshot) error {
+	snap, err := p.fetch(ctx, head)
 	if err != nil {
-		return err
+		return fmt.Errorf("fetch %s: %w", head.name(), err)
 	}
 	if bytes.Equal(snap.Data, base.Data) {
 		p.mu.Lock()
@@ -154,7 +204,8 @@ func (p *Previewer) preview(ctx context.Context, pr forge.PullRequest, base gits
 		p.mu.Unlock()
 		return nil
 	}
-	pv := Preview{Number: pr.Number, URL: pr.URL, Title: pr.Title, Head: pr.Head, Revision: snap.Revision, Planned: time.Now()}
+	pv := Preview{Number: pr.Number, URL: pr.URL, Title: pr.Title, Head: pr.Head, Fork: pr.Fork, Ref: head.name(),
+		Revision: snap.Revision, Planned: time.Now()}
 	cfg, perr := render.Parse(snap.Path, snap.Data, p.cfg.Limits)
 	if perr != nil {
 		if errs := render.Errors(perr); errs != nil {

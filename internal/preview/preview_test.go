@@ -147,3 +147,78 @@ func TestPreviewOnGitea(t *testing.T) {
 		t.Fatalf("previews: %+v", pvs)
 	}
 }
+
+// TestPreviewForkOnGitea: a contributor forks the config repository,
+// changes stores.yaml on a branch of the fork and opens a pull request
+// into the repository. Its plan is commented on it, read from the ref
+// Gitea keeps of its head in the repository (refs/pull/<N>/head), and
+// follows the fork's pushes. The repository has a branch of the same
+// name with other content, in a pull request of its own: each pull
+// request is planned from its own head. Before, pull requests from
+// forks were left out: no comment.
+func TestPreviewForkOnGitea(t *testing.T) {
+	g := giteatest.Start(t)
+	ctx := context.Background()
+	clone := g.CreateRepo(t, "config", map[string]string{"stores.yaml": two})
+	bob := g.CreateUser(t, "bob")
+	bob.Fork(t, "config")
+	bob.CreateBranch(t, "config", "add-c", "main")
+	bob.WriteFile(t, "config", "add-c", "stores.yaml", two+"  - name: c\n    type: woocommerce\n    domain: shop.c.example\n", "Add c")
+	fork := bob.OpenPull(t, "config", "add-c", "main", "Add c")
+
+	// The repository's own branch add-c adds another store.
+	g.CreateBranch(t, "config", "add-c", "main")
+	g.WriteFile(t, "config", "add-c", "stores.yaml", two+"  - name: d\n    type: medusa\n    domain: shop.d.example\n", "Add d")
+	f, err := forge.New(forge.Config{Kind: forge.KindGitea, BaseURL: g.URL(), Repo: g.RepoPath("config"), Token: g.Token()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, err := f.Open(ctx, "add-c", "main", "Add d", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if own.Number == fork {
+		t.Fatalf("one pull request #%d for both", fork)
+	}
+	c, _ := forge.Comments(f)
+	p := preview.New(preview.Config{Forge: f, Comments: c, Plan: live,
+		Git: gitsource.Config{URL: clone, Branch: "main", Auth: gitsource.Auth{Token: g.Token()}}})
+	if err := p.Scan(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	fromFork := comments(t, g, fork)
+	if len(fromFork) != 1 || !strings.Contains(fromFork[0].Body, "- install c (woocommerce, small, shop.c.example)") ||
+		strings.Contains(fromFork[0].Body, "install d") {
+		t.Fatalf("comments on the fork's pull request #%d: %+v", fork, fromFork)
+	}
+	ours := comments(t, g, own.Number)
+	if len(ours) != 1 || !strings.Contains(ours[0].Body, "- install d (medusa, small, shop.d.example)") ||
+		strings.Contains(ours[0].Body, "install c") {
+		t.Fatalf("comments on the repository's pull request #%d: %+v", own.Number, ours)
+	}
+	byNumber := map[int]preview.Preview{}
+	for _, pv := range p.Previews() {
+		byNumber[pv.Number] = pv
+	}
+	if pv := byNumber[fork]; !pv.Fork || pv.Head != "add-c" || pv.Ref != "refs/pull/"+strconv.Itoa(fork)+"/head" {
+		t.Errorf("preview of the fork's pull request: %+v", pv)
+	}
+	if pv := byNumber[own.Number]; pv.Fork || pv.Ref != "refs/heads/add-c" {
+		t.Errorf("preview of the repository's pull request: %+v", pv)
+	}
+
+	// A push to the fork's branch edits the one comment in place.
+	sha := bob.WriteFile(t, "config", "add-c", "stores.yaml", "stores:\n  - name: a\n    type: woocommerce\n", "Drop b")
+	if err := p.Scan(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after := comments(t, g, fork)
+	if len(after) != 1 || after[0].ID != fromFork[0].ID || !strings.Contains(after[0].Body, "**delete b — data will be destroyed") ||
+		!strings.Contains(after[0].Body, "### storeops plan for "+sha[:12]) {
+		t.Fatalf("comments on the fork's pull request after a push of %s: %+v", sha, after)
+	}
+	if ours := comments(t, g, own.Number); len(ours) != 1 || !strings.Contains(ours[0].Body, "- install d (") {
+		t.Fatalf("comments on the repository's pull request after the fork's push: %+v", ours)
+	}
+}
