@@ -56,6 +56,10 @@ type ClusterApplier struct {
 	// StoreRole, when set, is bound in every store namespace (see
 	// StoreRole); nil when storeops' own RBAC covers store namespaces.
 	StoreRole *StoreRole
+	// OnBound, if set, is called with a store namespace once the store
+	// role is bound there (Observer.Rewatch: the observer lists its
+	// Secrets at once).
+	OnBound func(namespace string)
 }
 
 var _ Applier = (*ClusterApplier)(nil)
@@ -87,6 +91,23 @@ func (c *ClusterApplier) Apply(ctx context.Context, a Action, gitRevision string
 	}
 	if err := c.bindObserved(ctx, a); err != nil {
 		return err
+	}
+	if o := a.Observed; o != nil && o.Unsynced && a.Kind != ActDelete && a.Kind != ActMark && a.Kind != ActBlock {
+		// Its credentials and release are unknown: all an action that
+		// depends on them may do is bind the store role, so that they can
+		// be read. (Marks touch only the namespace; a deletion uninstalls
+		// whatever release exists.)
+		if a.Kind != ActRepair {
+			return fmt.Errorf("%s %s: the Secrets of its namespace are not observed yet", a.Kind, a.Store)
+		}
+		if err := c.owned(o); err != nil {
+			return err
+		}
+		if c.StoreRole == nil || c.StoreRole.ClusterRole == "" {
+			return fmt.Errorf("storeops may not read the Secrets of namespace %s and has no store role to bind there (--store-role); "+
+				"grant it get, list and watch on Secrets there (%w)", o.Namespace.Name, ErrTerminal)
+		}
+		return c.bindStoreRole(ctx, o.Namespace.Name)
 	}
 	switch a.Kind {
 	case ActInstall, ActRepair, ActUpgrade:
@@ -539,7 +560,8 @@ func (c *ClusterApplier) delete(ctx context.Context, o *ObservedStore) error {
 		return err
 	}
 	ns := o.Namespace
-	if o.Release != nil {
+	if o.Release != nil || o.Unsynced {
+		// Unsynced: a release may exist; uninstall ignores a missing one.
 		if err := c.uninstall(ctx, o.Name, ns.Name); err != nil {
 			return err
 		}

@@ -24,15 +24,16 @@ type Observer struct {
 	onChange func(store string)
 
 	managed   informers.SharedInformerFactory // labelled managed-by=storeops
-	helm      informers.SharedInformerFactory // Helm release records (owner=helm)
 	workloads informers.SharedInformerFactory // workloads of every namespace
+	// secrets holds the credentials and Helm release records of each
+	// store namespace, one informer per namespace (never the Secrets of
+	// the whole cluster).
+	secrets *storeSecrets
 
 	namespaces  cache.SharedIndexInformer
 	quotas      cache.SharedIndexInformer
 	limitRanges cache.SharedIndexInformer
 	policies    cache.SharedIndexInformer
-	secrets     cache.SharedIndexInformer
-	releases    cache.SharedIndexInformer
 	deployments cache.SharedIndexInformer
 	statefuls   cache.SharedIndexInformer
 	jobs        cache.SharedIndexInformer
@@ -54,15 +55,12 @@ func NewObserver(client kubernetes.Interface, instance Instance, onChange func(s
 	managedSel := informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 		o.LabelSelector = render.LabelManagedBy + "=" + render.ManagedBy + "," + LabelInstance + "=" + instance.Name
 	})
-	helmSel := informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-		o.LabelSelector = "owner=helm," + LabelInstance + "=" + instance.Name
-	})
 	o := &Observer{
 		client:   client,
 		instance: instance,
 		onChange: onChange,
 		managed:  informers.NewSharedInformerFactoryWithOptions(client, 0, managedSel),
-		helm:     informers.NewSharedInformerFactoryWithOptions(client, 0, helmSel),
+		secrets:  newStoreSecrets(client, instance.Name, onChange),
 		workloads: informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 			o.LabelSelector = WorkloadSelector()
 		})),
@@ -72,8 +70,6 @@ func NewObserver(client kubernetes.Interface, instance Instance, onChange func(s
 	o.quotas = o.managed.Core().V1().ResourceQuotas().Informer()
 	o.limitRanges = o.managed.Core().V1().LimitRanges().Informer()
 	o.policies = o.managed.Networking().V1().NetworkPolicies().Informer()
-	o.secrets = o.managed.Core().V1().Secrets().Informer()
-	o.releases = o.helm.Core().V1().Secrets().Informer()
 	o.deployments = o.workloads.Apps().V1().Deployments().Informer()
 	o.statefuls = o.workloads.Apps().V1().StatefulSets().Informer()
 	o.jobs = o.workloads.Batch().V1().Jobs().Informer()
@@ -91,6 +87,21 @@ func NewObserver(client kubernetes.Interface, instance Instance, onChange func(s
 			})
 		}
 	}
+	// Each store namespace of this instance has a Secret informer while
+	// it exists. The reconciler may hear of a namespace before its
+	// informer has listed: Observe reports the store Unsynced until then.
+	_, _ = o.namespaces.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    o.watchSecretsOf,
+		UpdateFunc: func(_, obj any) { o.watchSecretsOf(obj) },
+		DeleteFunc: func(obj any) {
+			if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = tomb.Obj
+			}
+			if ns, ok := obj.(*corev1.Namespace); ok {
+				o.secrets.drop(ns.Name)
+			}
+		},
+	})
 	return o
 }
 
@@ -162,22 +173,77 @@ func slim(obj any) (any, error) {
 }
 
 func (o *Observer) all() []cache.SharedIndexInformer {
-	return []cache.SharedIndexInformer{o.namespaces, o.quotas, o.limitRanges, o.policies, o.secrets,
-		o.releases, o.deployments, o.statefuls, o.jobs, o.pvcs, o.services, o.ingresses}
+	return []cache.SharedIndexInformer{o.namespaces, o.quotas, o.limitRanges, o.policies,
+		o.deployments, o.statefuls, o.jobs, o.pvcs, o.services, o.ingresses}
 }
 
 // Start runs the informers until stop is closed and waits for their first
-// list. It reports false if stop closed first.
+// list, the Secret informer of every store namespace included (one whose
+// Secrets storeops may not read is not waited for: Observe reports it
+// Unsynced). It reports false if stop closed first.
 func (o *Observer) Start(stop <-chan struct{}) bool {
+	o.secrets.start(stop)
 	o.managed.Start(stop)
-	o.helm.Start(stop)
 	o.workloads.Start(stop)
 	var synced []cache.InformerSynced
 	for _, inf := range o.all() {
 		synced = append(synced, inf.HasSynced)
 	}
-	return cache.WaitForCacheSync(stop, synced...)
+	if !cache.WaitForCacheSync(stop, synced...) {
+		return false
+	}
+	// The namespace informer's handlers may not have seen every namespace
+	// yet: start the Secret informers of those listed now.
+	for _, ns := range o.namespaces.GetStore().List() {
+		o.watchSecretsOf(ns)
+	}
+	return o.secrets.settle(stop)
 }
+
+// watchSecretsOf starts the Secret informer of a store namespace this
+// instance owns (sealed, or its creation recorded), and stops it when the
+// namespace stops being one.
+func (o *Observer) watchSecretsOf(obj any) {
+	ns, ok := obj.(*corev1.Namespace)
+	if !ok {
+		return
+	}
+	if o.storeNamespace(ns) && o.instance.Owns(ns) {
+		o.secrets.want(ns.Name)
+	} else {
+		o.secrets.drop(ns.Name)
+	}
+}
+
+// storeNamespace reports whether ns is a namespace made for a store: named
+// store-<name> after its store label.
+func (o *Observer) storeNamespace(ns *corev1.Namespace) bool {
+	name := ns.Labels[render.LabelStore]
+	return name != "" && ns.Name == render.NamespacePrefix+name
+}
+
+// Synced reports whether the Secrets of a store (its credentials, its
+// Helm release records) are in the cache, so that its observation tells
+// their absence from their being unknown. It is true for a store whose
+// namespace does not exist or is not this instance's: there is nothing of
+// it to wait for.
+func (o *Observer) Synced(store string) bool {
+	it, ok, _ := o.namespaces.GetStore().GetByKey(render.NamespacePrefix + store)
+	if !ok {
+		return true
+	}
+	ns := it.(*corev1.Namespace)
+	if !o.storeNamespace(ns) || ns.Labels[render.LabelStore] != store || !o.instance.Owns(ns) {
+		return true
+	}
+	_, synced := o.secrets.get(ns.Name)
+	return synced
+}
+
+// Rewatch makes the Secret informer of namespace ns list again at once if
+// its Secrets were refused (before storeops bound its store role there),
+// rather than after a wait. ClusterApplier.OnBound takes it.
+func (o *Observer) Rewatch(ns string) { o.secrets.rewatch(ns) }
 
 // inNamespace lists the cached objects of one namespace.
 func inNamespace[T any](inf cache.SharedIndexInformer, ns string) []T {
@@ -208,10 +274,10 @@ func (o *Observer) Observe() Observed {
 	out := Observed{Stores: map[string]*ObservedStore{}}
 	for _, it := range o.namespaces.GetStore().List() {
 		ns := it.(*corev1.Namespace)
-		name := ns.Labels[render.LabelStore]
-		if name == "" || ns.Name != render.NamespacePrefix+name {
+		if !o.storeNamespace(ns) {
 			continue // not a namespace storeops made for a store
 		}
+		name := ns.Labels[render.LabelStore]
 		out.Stores[name] = o.observeStore(name, ns)
 	}
 	return out
@@ -243,22 +309,34 @@ func (o *Observer) observeStore(name string, ns *corev1.Namespace) *ObservedStor
 	s.Quota, _ = cached[*corev1.ResourceQuota](o.quotas, ns.Name, render.QuotaName)
 	s.LimitRange, _ = cached[*corev1.LimitRange](o.limitRanges, ns.Name, render.LimitRangeName)
 	s.NetworkPolicy, _ = cached[*networkingv1.NetworkPolicy](o.policies, ns.Name, render.NetworkPolicyName)
-	_, s.Credentials = cached[*corev1.Secret](o.secrets, ns.Name, render.CredentialsSecret)
-	rel, manifest := o.release(name, ns.Name)
-	s.Release = rel
 	s.Workloads = o.health(ns.Name)
+	if !s.Owned {
+		return s // no Secret informer: storeops neither reads nor acts on it
+	}
+	secrets, synced := o.secrets.get(ns.Name)
+	if !synced {
+		// Credentials and release are unknown, not absent.
+		s.Unsynced = true
+		s.SecretsRefused = secrets != nil && secrets.refused.Load()
+		return s
+	}
+	_, s.Credentials, _ = secrets.store.GetByKey(ns.Name + "/" + render.CredentialsSecret)
+	rel, manifest := o.release(name, secrets.store)
+	s.Release = rel
 	if rel != nil && manifest != nil {
 		s.Missing, s.Drifted = o.drift(ns.Name, manifest)
 	}
 	return s
 }
 
-// release reads the latest Helm release record of the store.
-func (o *Observer) release(name, ns string) (*ReleaseInfo, *parsedManifest) {
+// release reads the latest Helm release record of the store from its
+// namespace's Secrets.
+func (o *Observer) release(name string, secrets cache.Store) (*ReleaseInfo, *parsedManifest) {
 	var latest *corev1.Secret
 	latestVersion, deployed := -1, false
-	for _, sec := range inNamespace[*corev1.Secret](o.releases, ns) {
-		if sec.Labels["name"] != name {
+	for _, it := range secrets.List() {
+		sec, ok := it.(*corev1.Secret)
+		if !ok || sec.Labels["owner"] != "helm" || sec.Labels["name"] != name {
 			continue
 		}
 		v := atoi(sec.Labels["version"])

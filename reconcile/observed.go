@@ -44,6 +44,15 @@ type ObservedStore struct {
 	BoundVolumes int
 	// Volumes counts the namespace's PersistentVolumeClaims.
 	Volumes int
+	// Unsynced is true while the Secrets of the store's namespace (its
+	// credentials, its Helm release records) are not in the observer's
+	// cache yet: Credentials, Release, Missing and Drifted are then
+	// unknown, not absent, and the store is not planned from them.
+	Unsynced bool
+	// SecretsRefused is true, with Unsynced, when storeops may not read
+	// the Secrets of the store's namespace: its RoleBinding of the store
+	// role is missing (see StoreRole).
+	SecretsRefused bool
 }
 
 // HeldData reports whether the store may hold data a person would miss:

@@ -224,7 +224,12 @@ func planStore(d *render.Desired, o *ObservedStore, p Policy) (Action, bool) {
 			return act(ActBlock, fmt.Sprintf("namespace %s carries storeops' labels but was not created by instance %q: "+
 				"storeops will not adopt, change or delete it; delete or rename it by hand if it should hold this store", o.Namespace.Name, p.Instance), "")
 		}
-		if !o.Credentials && (o.Release != nil || o.Volumes > 0) {
+		if o.Unsynced && !o.SecretsRefused {
+			// Its credentials and release are not known yet: planned
+			// from absent ones, it would be installed anew.
+			return Action{}, false
+		}
+		if !o.Unsynced && !o.Credentials && (o.Release != nil || o.Volumes > 0) {
 			return act(ActBlock, fmt.Sprintf("Secret %s/%s is gone while the store's release or volumes exist: new passwords "+
 				"would not open the existing data, so storeops will not make new ones; restore the Secret from a backup "+
 				"(same keys and values) and storeops carries on", o.Namespace.Name, render.CredentialsSecret), "")
@@ -241,6 +246,10 @@ func planStore(d *render.Desired, o *ObservedStore, p Policy) (Action, bool) {
 	}
 	if o.Terminating() {
 		return Action{}, false // wait until the old namespace is gone
+	}
+	if o.Unsynced {
+		return act(ActRepair, fmt.Sprintf("storeops may not read the Secrets of namespace %s (credentials, release records): "+
+			"bind its store role there", o.Namespace.Name), "")
 	}
 	rel := o.Release
 	if rel != nil && rel.ChartName != "" && rel.ChartName != string(d.Store.Type) {

@@ -13,9 +13,11 @@ import (
 
 // StoreRole is the role storeops binds to its own ServiceAccount in each
 // store namespace, right after creating it, so that its write permissions
-// (Helm's and its own) hold in store namespaces only. storeops' chart
-// grants the rest cluster-wide: namespaces, reads for the informers, and
-// creating this one RoleBinding (bind limited to ClusterRole).
+// (Helm's and its own) and its reads of Secrets (the observer's
+// per-namespace Secret informers, Helm's release records) hold in store
+// namespaces only. storeops' chart grants the rest cluster-wide:
+// namespaces, reads of the other informers, and creating this one
+// RoleBinding (bind limited to ClusterRole).
 type StoreRole struct {
 	// ClusterRole is the namespaced role's name (a ClusterRole bound by a
 	// RoleBinding).
@@ -46,6 +48,7 @@ func (c *ClusterApplier) bindStoreRole(ctx context.Context, ns string) error {
 	}
 	_, err := c.client.RbacV1().RoleBindings(ns).Create(ctx, rb, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
+		c.bound(ns)
 		return nil
 	}
 	if err != nil {
@@ -57,6 +60,7 @@ func (c *ClusterApplier) bindStoreRole(ctx context.Context, ns string) error {
 	for {
 		_, err := c.client.CoreV1().Secrets(ns).Get(ctx, render.CredentialsSecret, metav1.GetOptions{})
 		if err == nil || !apierrors.IsForbidden(err) {
+			c.bound(ns)
 			return nil
 		}
 		if time.Now().After(deadline) {
@@ -67,6 +71,13 @@ func (c *ClusterApplier) bindStoreRole(ctx context.Context, ns string) error {
 			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
+	}
+}
+
+// bound tells OnBound that the store role holds in ns.
+func (c *ClusterApplier) bound(ns string) {
+	if c.OnBound != nil {
+		c.OnBound(ns)
 	}
 }
 

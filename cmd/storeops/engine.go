@@ -123,6 +123,9 @@ func (f *engineFlags) engine(ctx context.Context, log *slog.Logger, createKey bo
 	if applier.StoreRole, err = f.storeRole.role(); err != nil {
 		return nil, err
 	}
+	// Once the store role is bound in a namespace, its Secrets are listed
+	// at once, not after the informer's backoff.
+	applier.OnBound = e.obs.Rewatch
 	deadlines, err := reconcile.ChartDeadlines(reconcile.EmbeddedCharts{})
 	if err != nil {
 		return nil, err

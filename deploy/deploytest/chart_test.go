@@ -553,8 +553,10 @@ func TestClusterRoleCoversStoreCharts(t *testing.T) {
 			}
 		}
 	}
-	// Cluster-wide: namespaces, and the informers of reconcile/observe.go.
-	informers := []schema.GroupResource{{Resource: "resourcequotas"}, {Resource: "limitranges"}, {Resource: "secrets"},
+	// Cluster-wide: namespaces, and the informers of reconcile/observe.go,
+	// Secrets excepted: they are read per store namespace, through the
+	// store role (reconcile/observe_secrets.go), never across the cluster.
+	informers := []schema.GroupResource{{Resource: "resourcequotas"}, {Resource: "limitranges"},
 		{Resource: "services"}, {Resource: "persistentvolumeclaims"}, {Group: "networking.k8s.io", Resource: "networkpolicies"},
 		{Group: "networking.k8s.io", Resource: "ingresses"}, {Group: "apps", Resource: "deployments"},
 		{Group: "apps", Resource: "statefulsets"}, {Group: "batch", Resource: "jobs"}}
@@ -563,6 +565,11 @@ func TestClusterRoleCoversStoreCharts(t *testing.T) {
 			if !grants(cluster, gr, v) {
 				t.Errorf("the cluster-wide ClusterRole does not grant %s on %s (informer)", v, gr)
 			}
+		}
+	}
+	for _, v := range []string{"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection", "*"} {
+		if grants(cluster, schema.GroupResource{Resource: "secrets"}, v) {
+			t.Errorf("the cluster-wide ClusterRole grants %s on secrets: every Secret of the cluster", v)
 		}
 	}
 	for _, v := range []string{"get", "list", "watch", "create", "update", "delete"} {

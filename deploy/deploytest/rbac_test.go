@@ -505,15 +505,22 @@ func TestServiceAccountIsRefused(t *testing.T) {
 		"patch a namespace":                  {Verb: "patch", Resource: "namespaces"},
 		"delete a ResourceQuota":             {Namespace: "store-x", Verb: "delete", Resource: "resourcequotas"},
 		"delete a NetworkPolicy":             {Namespace: "store-x", Verb: "delete", Group: "networking.k8s.io", Resource: "networkpolicies"},
+		"list secrets everywhere":            {Verb: "list", Resource: "secrets"},
+		"watch secrets everywhere":           {Verb: "watch", Resource: "secrets"},
+		"list secrets in kube-system":        {Namespace: "kube-system", Verb: "list", Resource: "secrets"},
+		"watch secrets in kube-system":       {Namespace: "kube-system", Verb: "watch", Resource: "secrets"},
+		"list secrets in its own ns":         {Namespace: inst.ns, Verb: "list", Resource: "secrets"},
+		"list secrets in an unbound store":   {Namespace: "store-x", Verb: "list", Resource: "secrets"},
 	}
 	// Granted by necessity (see deploy/README.md, "RBAC"): store namespaces
-	// appear at run time and informers watch across namespaces. The
-	// ValidatingAdmissionPolicy confines the writes (TestAdmissionPolicy).
+	// appear at run time and informers watch across namespaces (all but
+	// the Secret informers, one per store namespace through the store
+	// role). The ValidatingAdmissionPolicy confines the writes
+	// (TestAdmissionPolicy).
 	granted := map[string]attrs{
 		"take its own Lease":              {Namespace: inst.ns, Verb: "update", Group: "coordination.k8s.io", Resource: "leases", Name: "storeops-leader"},
 		"read its instance key":           {Namespace: inst.ns, Verb: "get", Resource: "secrets", Name: "storeops-instance-storeops"},
 		"patch its instance key":          {Namespace: inst.ns, Verb: "patch", Resource: "secrets", Name: "storeops-instance-storeops"},
-		"watch secrets everywhere":        {Verb: "watch", Resource: "secrets"},
 		"create a namespace":              {Verb: "create", Resource: "namespaces"},
 		"create a RoleBinding anywhere":   {Namespace: "store-x", Verb: "create", Group: "rbac.authorization.k8s.io", Resource: "rolebindings"},
 		"bind the store role":             {Verb: "bind", Group: "rbac.authorization.k8s.io", Resource: "clusterroles", Name: storeRole},
@@ -521,7 +528,6 @@ func TestServiceAccountIsRefused(t *testing.T) {
 		"update namespaces (by label)":    {Verb: "update", Resource: "namespaces"},
 		"delete namespaces (by label)":    {Verb: "delete", Resource: "namespaces"},
 		"create secrets in its own ns":    {Namespace: inst.ns, Verb: "create", Resource: "secrets"},
-		"list secrets in any namespace":   {Namespace: "kube-system", Verb: "list", Resource: "secrets"},
 		"watch jobs in any namespace":     {Namespace: "kube-system", Verb: "watch", Group: "batch", Resource: "jobs"},
 		"list ingresses in any namespace": {Namespace: "kube-system", Verb: "list", Group: "networking.k8s.io", Resource: "ingresses"},
 	}
@@ -563,4 +569,49 @@ func TestServiceAccountIsRefused(t *testing.T) {
 	if !apierrors.IsForbidden(err) {
 		t.Errorf("list nodes: %v, want Forbidden", err)
 	}
+}
+
+// TestServiceAccountReadsNoSecretsOutsideStores: with the chart's RBAC,
+// storeops' ServiceAccount cannot read the Secrets of the cluster: not
+// listed or watched across namespaces, not in kube-system, not in another
+// team's namespace, tried for real with its token. (Before the observer
+// kept one Secret informer per store namespace, the ClusterRole granted
+// list and watch of every Secret.)
+func TestServiceAccountReadsNoSecretsOutsideStores(t *testing.T) {
+	c := testcluster.Get(t)
+	inst := install(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	other := c.Namespace(t, "other-team")
+	if _, err := c.Client.CoreV1().Secrets(other).Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "database", Labels: map[string]string{"app.kubernetes.io/managed-by": "storeops"}},
+		StringData: map[string]string{"password": "not-for-storeops"},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	secrets := inst.client.CoreV1()
+	for what, err := range map[string]error{
+		"list every Secret":               errOf(secrets.Secrets("").List(ctx, metav1.ListOptions{})),
+		"list every storeops Secret":      errOf(secrets.Secrets("").List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/managed-by=storeops"})),
+		"watch every Secret":              errOf(secrets.Secrets("").Watch(ctx, metav1.ListOptions{})),
+		"get a Secret in kube-system":     errOf(secrets.Secrets("kube-system").Get(ctx, "bootstrap-token-abcdef", metav1.GetOptions{})),
+		"list the Secrets of kube-system": errOf(secrets.Secrets("kube-system").List(ctx, metav1.ListOptions{})),
+		"list a Secret by name in kube-system": errOf(secrets.Secrets("kube-system").List(ctx,
+			metav1.ListOptions{FieldSelector: "metadata.name=bootstrap-token-abcdef"})),
+		"get another team's Secret":   errOf(secrets.Secrets(other).Get(ctx, "database", metav1.GetOptions{})),
+		"list another team's Secrets": errOf(secrets.Secrets(other).List(ctx, metav1.ListOptions{})),
+	} {
+		if !apierrors.IsForbidden(err) {
+			t.Errorf("%s as storeops' ServiceAccount: %v, want Forbidden", what, err)
+		}
+	}
+}
+
+// errOf keeps the error of a (value, error) pair; a watch that was not
+// refused is stopped.
+func errOf[T any](v T, err error) error {
+	if w, ok := any(v).(interface{ Stop() }); ok && err == nil {
+		w.Stop()
+	}
+	return err
 }
