@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"github.com/storeops/storeops/proposals"
 	"github.com/storeops/storeops/web"
 	"github.com/storeops/storeops/web/dashboard"
+	"github.com/storeops/storeops/web/sessions"
 )
 
 // dashboardFlags configure the dashboard, its users and the forge its
@@ -99,6 +101,13 @@ func (f *dashboardFlags) build(e *engine, src sourceFlags, cluster web.ClusterRe
 	}
 	if proposer != nil {
 		cfg.Proposer = proposer
+	}
+	if len(auth.Users) > 0 && e != nil && e.client != nil {
+		// Logouts are shared with every replica through a ConfigMap of
+		// storeops' own namespace, which each replica watches.
+		rev := sessions.New(e.client, e.flags.lease.namespace, sessions.Name(e.flags.instance), log.With("component", "dashboard"))
+		go rev.Run(context.Background())
+		cfg.Revocations = rev
 	}
 	return dashboard.New(cfg)
 }

@@ -68,6 +68,16 @@ func TestAdmissionPolicy(t *testing.T) {
 	if err != nil {
 		t.Errorf("create its instance key (dry run): %v", err)
 	}
+	// And the ConfigMap of the dashboard's logouts, no other.
+	_, err = sa.CoreV1().ConfigMaps(inst.ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "not-the-logouts"}}, metav1.CreateOptions{})
+	if !refusedByPolicy(err) {
+		t.Errorf("create another ConfigMap in its own namespace: %v, want refused by the ValidatingAdmissionPolicy", err)
+	}
+	_, err = sa.CoreV1().ConfigMaps(inst.ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "storeops-sessions"}},
+		metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+	if err != nil {
+		t.Errorf("create the ConfigMap of the logouts (dry run): %v", err)
+	}
 
 	// Namespaces: RBAC must grant update and delete cluster-wide.
 	victim, err := c.Client.CoreV1().Namespaces().Get(ctx, other, metav1.GetOptions{})

@@ -277,7 +277,7 @@ func (d *dashboard) openSession(value string, now time.Time) (session, bool) {
 	if err != nil || err2 != nil || err3 != nil || now.Unix() >= exp || now.Sub(time.Unix(seen, 0)) > d.cfg.IdleTimeout {
 		return session{}, false
 	}
-	if _, known := d.cfg.Auth.Users[string(u)]; !known || d.revoked.revoked(parts[2]) {
+	if _, known := d.cfg.Auth.Users[string(u)]; !known || d.revoked.Revoked(parts[2], time.Unix(exp, 0).Add(-SessionLifetime)) {
 		return session{}, false
 	}
 	return session{user: string(u), nonce: parts[2], expiry: time.Unix(exp, 0), seen: time.Unix(seen, 0)}, true
@@ -378,10 +378,17 @@ func (d *dashboard) logoutForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *dashboard) logout(w http.ResponseWriter, r *http.Request) {
-	// The cookie is cleared, and the session refused from now on even if
-	// a copy of it is presented.
+	// The session is refused from now on even if a copy of its cookie is
+	// presented, by every replica sharing the revocations, and the cookie
+	// is cleared. The record is kept until the session expires or, if
+	// sooner, idles out (a revoked session is never used again).
 	if id := identityOf(r.Context()); id.Method == "session" {
-		d.revoked.revoke(id.session, id.expiry, time.Now())
+		until := min(id.expiry.Unix(), time.Now().Add(d.cfg.IdleTimeout+2*seenEvery).Unix())
+		if err := d.revoked.Revoke(r.Context(), id.session, time.Unix(until, 0)); err != nil {
+			d.log.ErrorContext(r.Context(), "dashboard logout not recorded", "user", id.User, "err", err)
+			d.fail(w, r, http.StatusServiceUnavailable, "The logout could not be recorded, so your session is still valid; try again.")
+			return
+		}
 	}
 	http.SetCookie(w, d.cookie(r, sessionCookie, "", -1))
 	http.Redirect(w, r, "/", http.StatusSeeOther)

@@ -73,6 +73,11 @@ type Config struct {
 	// IdleTimeout ends a session unused this long; 0 means
 	// DefaultIdleTimeout.
 	IdleTimeout time.Duration
+	// Revocations records logouts. With several replicas give every one
+	// the same shared store (sessions.Revocations), so that a session
+	// logged out on one is refused by all; nil keeps them in this
+	// replica's memory only.
+	Revocations Revocations
 }
 
 // Auth configures authentication. Proposing always requires an
@@ -104,7 +109,7 @@ type dashboard struct {
 	static  *staticFiles
 	limiter *limiter // login attempts per client address prefix
 	users   *limiter // login attempts per user name
-	revoked revocations
+	revoked Revocations
 	// proposals caches the forge's pull requests for the proposals page.
 	proposals proposalCache
 	streams   chan struct{} // bounds the concurrent /events streams
@@ -156,7 +161,10 @@ func New(cfg Config) (*Dashboard, error) {
 	d := &dashboard{
 		cfg: cfg, log: cfg.Logger, key: make([]byte, 32), tokens: tokens, pages: pages,
 		static: static, limiter: newLimiter(prefixBurst, prefixEvery), users: newLimiter(loginBurst, loginEvery),
-		streams: make(chan struct{}, maxStreams),
+		streams: make(chan struct{}, maxStreams), revoked: cfg.Revocations,
+	}
+	if d.revoked == nil {
+		d.revoked = &memoryRevocations{}
 	}
 	switch {
 	case len(cfg.SessionKey) >= 32:

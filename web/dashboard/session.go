@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"net/netip"
@@ -11,7 +12,8 @@ import (
 
 // Session hardening: what is known about the connection (TLS, the real
 // client behind a trusted proxy), cookie names and attributes that follow
-// it, revocation at logout, and an idle timeout.
+// it, revocation at logout (on every replica with a shared Revocations),
+// and an idle timeout.
 
 const (
 	// DefaultIdleTimeout ends a session unused this long.
@@ -131,10 +133,22 @@ func addressPrefix(addr string) string {
 	return p.String()
 }
 
-// revocations remembers the sessions logged out before their expiry, until
-// that expiry. It lives in memory: a replica that did not see the logout
-// still accepts the session until it expires or idles out.
-type revocations struct {
+// Revocations records the sessions logged out before their expiry. Every
+// replica of storeops must see every logout (sessions.Revocations shares
+// them through the cluster); the default, in memory, sees only its own.
+type Revocations interface {
+	// Revoke records that the session id is logged out, to be kept until
+	// until (after it the session is refused anyway).
+	Revoke(ctx context.Context, id string, until time.Time) error
+	// Revoked reports whether the session id, issued at issued, was
+	// logged out. A store that cannot tell yet says true.
+	Revoked(id string, issued time.Time) bool
+}
+
+// memoryRevocations remembers the sessions logged out on this replica,
+// until their expiry: another replica that did not see the logout still
+// accepts the session until it expires or idles out.
+type memoryRevocations struct {
 	mu    sync.Mutex
 	until map[string]time.Time // nonce to the session's expiry
 }
@@ -142,7 +156,8 @@ type revocations struct {
 // maxRevoked bounds the remembered logouts; beyond it the oldest go.
 const maxRevoked = 100000
 
-func (v *revocations) revoke(nonce string, expiry, now time.Time) {
+func (v *memoryRevocations) Revoke(_ context.Context, nonce string, expiry time.Time) error {
+	now := time.Now()
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.until == nil {
@@ -159,9 +174,10 @@ func (v *revocations) revoke(nonce string, expiry, now time.Time) {
 		}
 	}
 	v.until[nonce] = expiry
+	return nil
 }
 
-func (v *revocations) revoked(nonce string) bool {
+func (v *memoryRevocations) Revoked(nonce string, _ time.Time) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	_, ok := v.until[nonce]
