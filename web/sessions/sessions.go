@@ -189,7 +189,7 @@ func (r *Revocations) Revoke(ctx context.Context, id string, until time.Time) er
 				delete(entries, k)
 			}
 		}
-		entries[key] = until
+		entries[key] = until.Truncate(time.Second).Add(time.Second) // whole seconds, rounded up
 		if len(entries) > MaxEntries {
 			// Too many at once: revoke every session issued until now
 			// (everyone logs in again) rather than let the list grow.
@@ -198,7 +198,7 @@ func (r *Revocations) Revoke(ctx context.Context, id string, until time.Time) er
 		}
 		cm.Data = make(map[string]string, len(entries)+1)
 		for k, t := range entries {
-			cm.Data[k] = strconv.FormatInt(t.Unix()+1, 10) // rounded up
+			cm.Data[k] = strconv.FormatInt(t.Unix(), 10)
 		}
 		if !before.IsZero() {
 			cm.Data[keyBefore] = strconv.FormatInt(before.Unix(), 10)

@@ -3,6 +3,7 @@ package sessions_test
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -199,4 +200,53 @@ func TestUnreadRevocationsRefuseEverySession(t *testing.T) {
 	if !rev.Revoked("any", time.Now()) {
 		t.Error("a session accepted before the ConfigMap was read")
 	}
+}
+
+// An entry keeps the expiry it was recorded with, however many logouts
+// rewrite the ConfigMap after it; expired ones are dropped.
+func TestEntriesKeepTheirExpiry(t *testing.T) {
+	client := fake.NewClientset()
+	rev := sessions.New(client, "storeops", sessions.Name("storeops"), nil)
+	ctx := context.Background()
+	first := time.Now().Add(time.Hour)
+	if err := rev.Revoke(ctx, "first", first); err != nil {
+		t.Fatal(err)
+	}
+	if err := rev.Revoke(ctx, "gone", time.Now().Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	read := func() map[string]string {
+		cm, err := client.CoreV1().ConfigMaps("storeops").Get(ctx, sessions.Name("storeops"), metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cm.Data
+	}
+	before := read()
+	for i := range 20 {
+		if err := rev.Revoke(ctx, fmt.Sprint("other-", i), time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after := read()
+	if len(after) != 21 {
+		t.Errorf("%d entries, want 21 (the expired one dropped)", len(after))
+	}
+	for k, v := range before {
+		if w, ok := after[k]; ok && w != v {
+			t.Errorf("entry %s changed from %s to %s", k, v, w)
+		}
+	}
+	if got, want := before, first.Truncate(time.Second).Add(time.Second).Unix(); !hasValue(got, want) {
+		t.Errorf("entries %v, want one expiring at %d", got, want)
+	}
+}
+
+func hasValue(m map[string]string, v int64) bool {
+	for _, s := range m {
+		if s == fmt.Sprint(v) {
+			return true
+		}
+	}
+	return false
 }
