@@ -70,6 +70,8 @@ redis-server redis.conf
 # that the database host is 127.1: the loopback address, written so that
 # Medusa's "is it local?" test does not match, as for the chart's Service.
 export NODE_ENV=production HOME=/tmp MEDUSA_DISABLE_TELEMETRY=true
+# The scripts run the medusa CLI from PATH, as in the image.
+export PATH="$work/node_modules/.bin:$PATH"
 export POSTGRES_HOST=127.1 POSTGRES_PORT=$pgport POSTGRES_USER=medusa POSTGRES_DB=medusa
 export POSTGRES_PASSWORD_FILE=$work/secrets/postgres-password REDIS_HOST=127.0.0.1 REDIS_PORT=$rdport
 export REDIS_PASSWORD_FILE=$work/secrets/redis-password JWT_SECRET_FILE=$work/secrets/jwt-secret COOKIE_SECRET_FILE=$work/secrets/cookie-secret
