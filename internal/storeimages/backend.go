@@ -159,8 +159,13 @@ func buildBackendApp(ctx context.Context, o Options, src, nodeBin, version, dest
 		return err
 	}
 	o.logf("writing the app layer")
-	return devcluster.WriteTreeLayer(dest, []devcluster.Tree{{Src: server, Dest: "/app", UID: 1000, GID: 1000}},
-		[]devcluster.ImageFile{{Path: "/usr/local/bin/docker-entrypoint.sh", Mode: 0o755, Data: entrypoint}})
+	if err := devcluster.WriteTreeLayer(dest, []devcluster.Tree{{Src: server, Dest: "/app", UID: 1000, GID: 1000}},
+		[]devcluster.ImageFile{{Path: "/usr/local/bin/docker-entrypoint.sh", Mode: 0o755, Data: entrypoint}}); err != nil {
+		return err
+	}
+	// The layer holds what is needed; a failed build keeps its work
+	// directory to look at.
+	return os.RemoveAll(work)
 }
 
 // checkInstalled checks that dir's node_modules has @medusajs/<pkg> (default

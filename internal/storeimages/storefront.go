@@ -91,6 +91,9 @@ func BuildStorefront(ctx context.Context, o Options) (Image, error) {
 		if err := devcluster.WriteTreeLayer(app, []devcluster.Tree{{Src: work, Dest: "/app", UID: 1000, GID: 1000}}, nil); err != nil {
 			return Image{}, err
 		}
+		if err := os.RemoveAll(work); err != nil {
+			return Image{}, err
+		}
 	} else {
 		o.logf("storefront app layer %s is cached", filepath.Base(app))
 	}
