@@ -144,6 +144,7 @@ bench-cluster: devcluster-bin
 # daemon at the largest size go to .cache/bench-fleet-pprof/ with their
 # top functions in .cache/bench-fleet-pprof.txt. BENCH_FLEET_N=100,300,1000;
 # BENCH_FLEET_PROBES (50) pushes; BENCH_FLEET_ONCE=0 leaves out sync --once.
+# A row that fails is listed as failed; the others' figures are kept.
 # A first row installs 20 stores with a sequential `helm upgrade --install
 # --wait` loop, with the helm CLI of the Helm SDK version in go.mod built
 # into .cache.
@@ -154,10 +155,13 @@ $(HELM_CLI):
 	cd / && GOBIN=$(dir $@) $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 bench-fleet: devcluster-bin $(HELM_CLI)
 	@mkdir -p $(CACHE_DIR)/bench-fleet-pprof && rm -f $(CACHE_DIR)/bench-fleet-pprof/*.pprof
-	BENCH_FLEET_N=$(BENCH_FLEET_N) BENCH_FLEET_HELM=$(HELM_CLI) BENCH_FLEET_PROFILE_DIR=$(abspath $(CACHE_DIR))/bench-fleet-pprof $(GO) test -run '^$$' -bench 'Fleet' -benchtime 1x -timeout 120m -v ./test/benchfleet > $(CACHE_DIR)/bench-fleet.txt 2>&1 || { tail -200 $(CACHE_DIR)/bench-fleet.txt; exit 1; }
-	@$(GO) run ./internal/benchtable < $(CACHE_DIR)/bench-fleet.txt | tee $(CACHE_DIR)/bench-fleet.table
-	@for p in $(CACHE_DIR)/bench-fleet-pprof/*.pprof; do echo "== $$p"; $(GO) tool pprof -top -nodecount=25 $$p 2>/dev/null | sed -n '1,32p'; done > $(CACHE_DIR)/bench-fleet-pprof.txt
-	@{ echo; echo "## make bench-fleet, $$(date -u +%Y-%m-%dT%H:%MZ), BENCH_FLEET_N=$(BENCH_FLEET_N)"; echo; echo '```'; cat $(CACHE_DIR)/bench-fleet.table; echo '```'; } >> BENCHMARKS.md
+	@BENCH_FLEET_N=$(BENCH_FLEET_N) BENCH_FLEET_HELM=$(HELM_CLI) BENCH_FLEET_PROFILE_DIR=$(abspath $(CACHE_DIR))/bench-fleet-pprof \
+		$(GO) test -run '^$$' -bench 'Fleet' -benchtime 1x -timeout 120m -v ./test/benchfleet > $(CACHE_DIR)/bench-fleet.txt 2>&1; \
+	status=$$?; [ $$status = 0 ] || tail -100 $(CACHE_DIR)/bench-fleet.txt; \
+	$(GO) run ./internal/benchtable < $(CACHE_DIR)/bench-fleet.txt | tee $(CACHE_DIR)/bench-fleet.table; \
+	for p in $(CACHE_DIR)/bench-fleet-pprof/*.pprof; do [ -e "$$p" ] || continue; echo "== $$p"; $(GO) tool pprof -top -nodecount=25 $$p 2>/dev/null | sed -n '1,32p'; done > $(CACHE_DIR)/bench-fleet-pprof.txt; \
+	{ echo; echo "## make bench-fleet, $$(date -u +%Y-%m-%dT%H:%MZ), BENCH_FLEET_N=$(BENCH_FLEET_N)"; echo; echo '```'; cat $(CACHE_DIR)/bench-fleet.table; echo '```'; } >> BENCHMARKS.md; \
+	exit $$status
 
 # chaos runs the whole fault and hostile-input suite of test/chaos (kill -9,
 # Git down, drains, leader changes, hostile input, secrets sweep with the

@@ -356,24 +356,39 @@ func renderStore(b *testing.B, d *render.Desired) []*unstructured.Unstructured {
 func createStore(client kubernetes.Interface, dyn dynamic.Interface, mapper meta.RESTMapper, d *render.Desired, objs []*unstructured.Unstructured) error {
 	ctx := context.Background()
 	ns := d.Namespace.Name
-	if _, err := client.CoreV1().Namespaces().Create(ctx, d.Namespace, metav1.CreateOptions{}); err != nil {
+	if err := retry(func() error {
+		_, err := client.CoreV1().Namespaces().Create(ctx, d.Namespace, metav1.CreateOptions{})
+		return err
+	}); err != nil {
 		return err
 	}
-	if _, err := client.CoreV1().ResourceQuotas(ns).Create(ctx, d.Quota, metav1.CreateOptions{}); err != nil {
+	if err := retry(func() error {
+		_, err := client.CoreV1().ResourceQuotas(ns).Create(ctx, d.Quota, metav1.CreateOptions{})
+		return err
+	}); err != nil {
 		return err
 	}
-	if _, err := client.CoreV1().LimitRanges(ns).Create(ctx, d.LimitRange, metav1.CreateOptions{}); err != nil {
+	if err := retry(func() error {
+		_, err := client.CoreV1().LimitRanges(ns).Create(ctx, d.LimitRange, metav1.CreateOptions{})
+		return err
+	}); err != nil {
 		return err
 	}
-	if _, err := client.NetworkingV1().NetworkPolicies(ns).Create(ctx, d.NetworkPolicy, metav1.CreateOptions{}); err != nil {
+	if err := retry(func() error {
+		_, err := client.NetworkingV1().NetworkPolicies(ns).Create(ctx, d.NetworkPolicy, metav1.CreateOptions{})
+		return err
+	}); err != nil {
 		return err
 	}
 	creds, err := reconcile.EmbeddedCharts{}.NewCredentials(d.Store.Type)
 	if err != nil {
 		return err
 	}
-	if _, err := client.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: render.CredentialsSecret}, Data: creds}, metav1.CreateOptions{}); err != nil {
+	if err := retry(func() error {
+		_, err := client.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: render.CredentialsSecret}, Data: creds}, metav1.CreateOptions{})
+		return err
+	}); err != nil {
 		return err
 	}
 	for _, u := range objs {
@@ -382,11 +397,35 @@ func createStore(client kubernetes.Interface, dyn dynamic.Interface, mapper meta
 		if err != nil {
 			return err
 		}
-		if _, err := dyn.Resource(m.Resource).Namespace(ns).Create(ctx, u, metav1.CreateOptions{}); err != nil {
+		if err := retry(func() error {
+			_, err := dyn.Resource(m.Resource).Namespace(ns).Create(ctx, u, metav1.CreateOptions{})
+			return err
+		}); err != nil {
 			return fmt.Errorf("%s %s/%s: %w", gvk.Kind, ns, u.GetName(), err)
 		}
 	}
 	return nil
+}
+
+// retry runs create again, a few times, when the API server timed out or
+// asked to slow down, as a client program would; a create that timed out
+// but was done answers AlreadyExists the next time, which is success.
+func retry(create func() error) error {
+	var err error
+	for attempt := 1; attempt <= 5; attempt++ {
+		err = create()
+		switch {
+		case err == nil:
+			return nil
+		case attempt > 1 && apierrors.IsAlreadyExists(err):
+			return nil
+		case apierrors.IsTimeout(err), apierrors.IsServerTimeout(err), apierrors.IsTooManyRequests(err):
+			time.Sleep(time.Duration(attempt) * time.Second)
+		default:
+			return err
+		}
+	}
+	return err
 }
 
 // namespaceReady reports whether every Deployment, StatefulSet and Job of
