@@ -442,46 +442,30 @@ func TestStorefrontPatch(t *testing.T) {
 func TestImageBuildsArePinned(t *testing.T) {
 	for _, img := range []string{"backend", "storefront"} {
 		t.Run(img, func(t *testing.T) {
-			data, err := os.ReadFile(filepath.Join("medusa-images", img, "Dockerfile"))
+			dir := filepath.Join("medusa-images", img)
+			data, err := os.ReadFile(filepath.Join(dir, "Dockerfile"))
 			if err != nil {
 				t.Fatal(err)
 			}
 			df := string(data)
-			// Base images: a full version, through an ARG or directly.
-			args := map[string]string{}
-			for _, m := range regexp.MustCompile(`(?m)^ARG (\w+)(?:=(\S*))?$`).FindAllStringSubmatch(df, -1) {
-				args[m[1]] = m[2]
-			}
-			for _, m := range regexp.MustCompile(`(?m)^FROM (\S+)`).FindAllStringSubmatch(df, -1) {
-				ref := m[1]
-				if v := regexp.MustCompile(`^\$\{(\w+)\}$`).FindStringSubmatch(ref); v != nil {
-					ref = args[v[1]]
-				}
-				if !regexp.MustCompile(`:\d+\.\d+\.\d+[-\w.]*(@sha256:[0-9a-f]{64})?$`).MatchString(ref) {
-					t.Errorf("FROM %s (%s): not pinned to a full version", m[1], ref)
-				}
-			}
-			// The starter: a full commit, required, checked after checkout.
-			if def, ok := args["STARTER_REF"]; !ok || def != "" {
-				t.Errorf("ARG STARTER_REF must exist without a default (got %q)", def)
-			}
-			for _, want := range []string{
-				`*[!0-9a-f]*|"") echo "STARTER_REF must be a full 40-hex commit`,
-				`[ "${#STARTER_REF}" -eq 40 ]`,
-				`[ "$(git rev-parse HEAD)" = "$STARTER_REF" ]`,
-				`yarn install --immutable`, `pnpm install --frozen-lockfile`, `npm ci`,
-				`has no lockfile" >&2; exit 1`,
-				`= "$MEDUSA_VERSION" ]`,
-			} {
-				if !strings.Contains(df, want) {
-					t.Errorf("Dockerfile lacks %q", want)
-				}
-			}
-			if strings.Contains(df, "git clone") || regexp.MustCompile(`(?m)^ARG \w+=(main|master|latest)$`).MatchString(df) {
-				t.Errorf("a source follows a branch")
+			for _, p := range unpinnedSources(df, func(name string) bool {
+				_, err := os.Stat(filepath.Join(dir, name))
+				return err == nil
+			}) {
+				t.Error(p)
 			}
 			if img == "backend" {
-				build := regexp.MustCompile(`(?m)^RUN MEDUSA_BUILD=true .*npx medusa build \\\n +&& test -f \.medusa/server/public/admin/index\.html \\\n +\|\| \{ .*exit 1; \}$`)
+				// The committed app, not a clone of the starter.
+				if strings.Contains(df, "STARTER_REF") || strings.Contains(df, "git ") {
+					t.Error("the backend is built from a clone, not from the committed package.json and package-lock.json")
+				}
+				if !regexp.MustCompile(`(?m)^COPY package\.json package-lock\.json `).MatchString(df) {
+					t.Error("the backend's build does not copy the committed package.json and package-lock.json")
+				}
+				if !strings.Contains(df, `= "$MEDUSA_VERSION" ]`) {
+					t.Error("the resolved @medusajs/framework is not compared with MEDUSA_VERSION")
+				}
+				build := regexp.MustCompile(`(?m)^RUN MEDUSA_BUILD=true .*npx --no-install medusa build \\\n +&& test -f \.medusa/server/public/admin/index\.html \\\n +\|\| \{ .*exit 1; \}$`)
 				if !build.MatchString(df) {
 					t.Error("medusa build is not followed by a check that fails without .medusa/server/public/admin/index.html")
 				}
@@ -489,6 +473,135 @@ func TestImageBuildsArePinned(t *testing.T) {
 				t.Error("next build runs without patch-starter.js")
 			}
 		})
+	}
+}
+
+// unpinnedSources lists what a Dockerfile fetches without a pin: base
+// images without a full version (or tagged latest), ARG defaults naming a
+// branch or latest, git clones, fetches of a ref that is not checked to be
+// a full commit, downloads with curl or wget, and installs that do not
+// follow a lock file (npm install, yarn or pnpm without a frozen lock file,
+// npm ci with no lock file in the build context or from the fetched
+// source). exists says whether a file is in the build context.
+func unpinnedSources(df string, exists func(name string) bool) []string {
+	var problems []string
+	df = strings.ReplaceAll(df, "\\\n", " ")
+	args := map[string]string{}
+	for _, m := range regexp.MustCompile(`(?m)^ARG (\w+)(?:=(\S*))?$`).FindAllStringSubmatch(df, -1) {
+		args[m[1]] = m[2]
+		if regexp.MustCompile(`(?i)^(main|master|trunk|develop|head|latest|stable|canary|next)$|:latest$`).MatchString(m[2]) {
+			problems = append(problems, fmt.Sprintf("ARG %s=%s: a branch or a moving tag", m[1], m[2]))
+		}
+	}
+	for _, m := range regexp.MustCompile(`(?m)^FROM (\S+)`).FindAllStringSubmatch(df, -1) {
+		ref := m[1]
+		if v := regexp.MustCompile(`^\$\{(\w+)\}$`).FindStringSubmatch(ref); v != nil {
+			ref = args[v[1]]
+		}
+		if !regexp.MustCompile(`:\d+\.\d+\.\d+[-\w.]*(@sha256:[0-9a-f]{64})?$`).MatchString(ref) {
+			problems = append(problems, fmt.Sprintf("FROM %s (%s): not pinned to a full version", m[1], ref))
+		}
+	}
+	runs := regexp.MustCompile(`(?m)^RUN .*$`).FindAllString(df, -1)
+	all := strings.Join(runs, "\n")
+	if strings.Contains(all, "git clone") {
+		problems = append(problems, "git clone: follows whatever the remote's default branch is")
+	}
+	fetched := strings.Contains(all, "git fetch")
+	if fetched {
+		// The ref: an ARG without a default, checked to be 40 hex digits,
+		// and the checkout compared with it.
+		m := regexp.MustCompile(`git fetch [^&;]* "?\$\{?(\w+)\}?"?`).FindStringSubmatch(all)
+		if m == nil {
+			problems = append(problems, "git fetch of a ref that is not an ARG")
+		} else {
+			ref := m[1]
+			if def, ok := args[ref]; !ok || def != "" {
+				problems = append(problems, fmt.Sprintf("ARG %s must exist without a default (got %q)", ref, def))
+			}
+			for _, want := range []string{
+				`*[!0-9a-f]*|"") echo "` + ref + ` must be a full 40-hex commit`,
+				`[ "${#` + ref + `}" -eq 40 ]`,
+				`[ "$(git rev-parse HEAD)" = "$` + ref + `" ]`,
+			} {
+				if !strings.Contains(df, want) {
+					problems = append(problems, fmt.Sprintf("the fetched ref %s is not checked: no %q", ref, want))
+				}
+			}
+		}
+	}
+	if regexp.MustCompile(`\b(curl|wget)\b`).MatchString(all) {
+		problems = append(problems, "curl or wget: a download without a pinned digest")
+	}
+	for _, r := range runs {
+		if regexp.MustCompile(`\bnpm (install|i)\b`).MatchString(r) {
+			problems = append(problems, "npm install resolves versions anew: use npm ci: "+r)
+		}
+		if regexp.MustCompile(`\byarn install\b`).MatchString(r) && !regexp.MustCompile(`yarn install --(immutable|frozen-lockfile)`).MatchString(r) {
+			problems = append(problems, "yarn install without a frozen lock file: "+r)
+		}
+		if regexp.MustCompile(`\bpnpm install\b`).MatchString(r) && !strings.Contains(r, "pnpm install --frozen-lockfile") {
+			problems = append(problems, "pnpm install without --frozen-lockfile: "+r)
+		}
+	}
+	installs := regexp.MustCompile(`\b(npm ci|yarn install|pnpm install)\b`).MatchString(all)
+	if !installs {
+		problems = append(problems, "no dependency install from a lock file")
+	}
+	if fetched {
+		if !regexp.MustCompile(`has no lockfile" >&2; exit 1`).MatchString(df) {
+			problems = append(problems, "the fetched source's install does not refuse a missing lock file")
+		}
+	} else {
+		copied := regexp.MustCompile(`(?m)^COPY [^\n]*\b(package-lock\.json|yarn\.lock|pnpm-lock\.yaml)\b`).FindStringSubmatch(df)
+		switch {
+		case copied == nil:
+			problems = append(problems, "no lock file copied into the build")
+		case !exists(copied[1]):
+			problems = append(problems, copied[1]+" is not in the build context")
+		}
+	}
+	return problems
+}
+
+// TestUnpinnedSources: the checks of TestImageBuildsArePinned catch each
+// way of building from a moving source.
+func TestUnpinnedSources(t *testing.T) {
+	backend, err := os.ReadFile(filepath.Join("medusa-images", "backend", "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	storefront, err := os.ReadFile(filepath.Join("medusa-images", "storefront", "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lock := func(string) bool { return true }
+	for name, c := range map[string]struct {
+		df     string
+		exists func(string) bool
+		want   string
+	}{
+		"latest base":      {strings.Replace(string(backend), "node:20.19.5-bookworm-slim", "node:latest", 1), lock, "not pinned to a full version"},
+		"minor base":       {strings.Replace(string(backend), "node:20.19.5-bookworm-slim", "node:20-bookworm-slim", 1), lock, "not pinned to a full version"},
+		"branch default":   {strings.Replace(string(storefront), "ARG STARTER_REF\n", "ARG STARTER_REF=main\n", 1), lock, "ARG STARTER_REF=main: a branch"},
+		"clone":            {strings.Replace(string(backend), "WORKDIR /src\n", "WORKDIR /src\nRUN git clone https://github.com/medusajs/medusa-starter-default.git .\n", 1), lock, "git clone"},
+		"unchecked fetch":  {strings.Replace(string(storefront), `&& [ "$(git rev-parse HEAD)" = "$STARTER_REF" ]`, "", 1), lock, "the fetched ref STARTER_REF is not checked"},
+		"npm install":      {strings.Replace(string(backend), "RUN npm ci --no-audit", "RUN npm install --no-audit", 1), lock, "npm install resolves versions anew"},
+		"no lock file":     {string(backend), func(n string) bool { return n != "package-lock.json" }, "package-lock.json is not in the build context"},
+		"lock not copied":  {strings.Replace(string(backend), "COPY package.json package-lock.json ", "COPY package.json ", 1), lock, "no lock file copied"},
+		"lockless starter": {strings.Replace(string(storefront), `has no lockfile" >&2; exit 1`, `has no lockfile"`, 1), lock, "does not refuse a missing lock file"},
+		"yarn unfrozen":    {strings.Replace(string(storefront), "yarn install --immutable || yarn install --frozen-lockfile", "yarn install", 1), lock, "yarn install without a frozen lock file"},
+		"curl":             {strings.Replace(string(backend), "WORKDIR /src\n", "WORKDIR /src\nRUN curl -fsSL https://example.com/x.tgz | tar -xz\n", 1), lock, "curl or wget"},
+	} {
+		problems := unpinnedSources(c.df, c.exists)
+		if !strings.Contains(strings.Join(problems, "\n"), c.want) {
+			t.Errorf("%s: %q, want a problem with %q", name, problems, c.want)
+		}
+	}
+	for name, df := range map[string][]byte{"backend": backend, "storefront": storefront} {
+		if p := unpinnedSources(string(df), lock); len(p) > 0 {
+			t.Errorf("%s: %q", name, p)
+		}
 	}
 }
 

@@ -31,14 +31,12 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-echo "== Medusa $V from the npm registry"
-cat > package.json <<JSON
-{"name":"storeops-medusa-try","private":true,"dependencies":{
-"@medusajs/framework":"$V","@medusajs/medusa":"$V","@medusajs/cli":"$V",
-"@mikro-orm/cli":"6.4.3","@mikro-orm/core":"6.4.3","@mikro-orm/knex":"6.4.3","@mikro-orm/migrations":"6.4.3","@mikro-orm/postgresql":"6.4.3",
-"awilix":"8.0.1","ioredis":"5.4.1","pg":"8.13.0","@swc/core":"1.5.7","ts-node":"10.9.2","typescript":"5.6.3","@types/node":"20.17.6"}}
-JSON
-npm install --ignore-scripts --no-audit --no-fund --legacy-peer-deps --loglevel=error >/dev/null
+echo "== Medusa $V from the npm registry, as package-lock.json pins it"
+# The image's own dependencies: the committed package.json and lock file,
+# installed exactly (npm ci), as the image build does.
+cp "$here/package.json" "$here/package-lock.json" .
+grep -q "\"@medusajs/framework\": \"$V\"" package.json || fail "package.json does not pin Medusa $V (the chart's appVersion)"
+npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null
 # The starter's TypeScript settings, which medusa-config.ts is loaded with.
 cat > tsconfig.json <<JSON
 {"compilerOptions":{"target":"ES2021","esModuleInterop":true,"module":"Node16","moduleResolution":"Node16",
