@@ -329,13 +329,38 @@ func (c *ClusterApplier) createNamespace(ctx context.Context, d *render.Desired)
 	// this update, the next run seals the namespace from the recorded
 	// intent; without it, the namespace would stay unproven: blocked,
 	// never adopted.
-	if live, err = c.seal(ctx, live); err != nil {
+	if live, err = c.sealCreated(ctx, live); err != nil {
 		return nil, err
 	}
 	if recorded != "" {
 		c.clearIntent(ctx, store, recorded)
 	}
 	return live, nil
+}
+
+// sealCreated seals a namespace this action just created. Another writer
+// of this instance may have updated it meanwhile (readiness marks and
+// status labels are written as soon as the informers see the namespace):
+// on a conflict it reads it again and seals it while it is the same
+// namespace.
+func (c *ClusterApplier) sealCreated(ctx context.Context, created *corev1.Namespace) (*corev1.Namespace, error) {
+	ns := created
+	for attempt := 0; ; attempt++ {
+		sealed, err := c.seal(ctx, ns)
+		if err == nil || !apierrors.IsConflict(err) || attempt == 4 {
+			return sealed, err
+		}
+		live, getErr := c.client.CoreV1().Namespaces().Get(ctx, created.Name, metav1.GetOptions{})
+		switch {
+		case getErr != nil:
+			return nil, fmt.Errorf("namespace %s: %w", created.Name, getErr)
+		case live.UID != created.UID || live.DeletionTimestamp != nil:
+			return nil, fmt.Errorf("seal namespace %s: replaced or being deleted meanwhile", created.Name)
+		case c.Instance.Sealed(live):
+			return live, nil
+		}
+		ns = live
+	}
 }
 
 // mark adds readiness annotations (see ReadinessMarks) and sets status
