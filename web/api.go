@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -92,13 +93,49 @@ func (s *Server) listStores(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	snap := s.cfg.Board.Current()
+	q := r.URL.Query()
+	unfiltered := len(q["phase"]) == 0 && len(q["type"]) == 0
+	if unfiltered {
+		// A snapshot never changes once published: its whole list is
+		// encoded once, not at each of the dashboard's and clients' polls.
+		s.listMu.Lock()
+		body := s.listBody
+		if s.listSnap != snap {
+			body = nil
+		}
+		s.listMu.Unlock()
+		if body != nil {
+			writeBody(w, body)
+			return
+		}
+	}
 	list := StoreList{Revision: snap.Revision, Generated: snap.Generated, Stores: []reconcile.StoreStatus{}}
 	for _, st := range snap.Stores {
 		if match(st) {
 			list.Stores = append(list.Stores, normalized(st))
 		}
 	}
-	writeJSON(w, http.StatusOK, list)
+	if !unfiltered {
+		writeJSON(w, http.StatusOK, list)
+		return
+	}
+	body, err := json.Marshal(list)
+	if err != nil {
+		writeJSON(w, http.StatusOK, list) // answers the encoding error
+		return
+	}
+	body = append(body, '\n')
+	s.listMu.Lock()
+	s.listSnap, s.listBody = snap, body
+	s.listMu.Unlock()
+	writeBody(w, body)
+}
+
+// writeBody answers 200 with body, JSON already encoded.
+func writeBody(w http.ResponseWriter, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
 }
 
 // storeFilter parses ?phase= and ?type= (each repeatable, values ORed)

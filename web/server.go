@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -92,6 +93,10 @@ type Server struct {
 	hooks  map[gitsource.Provider][]byte
 	seen   *gitsource.Deliveries
 	router chi.Router
+
+	listMu   sync.Mutex
+	listSnap *reconcile.Snapshot // the snapshot listBody encodes
+	listBody []byte              // GET /api/v1/stores without filters
 }
 
 // New checks cfg and returns a Server. It refuses a missing Board, a
