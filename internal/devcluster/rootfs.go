@@ -17,14 +17,16 @@ import (
 // DebianRootFS is the recipe of a Debian bookworm root filesystem made by
 // mmdebstrap (no container engine): the minbase variant with Packages, no
 // docs, man pages or translations, a user and group with id UID (default
-// 999) made before the packages make theirs, and more --essential-hook
-// commands.
+// 999) made before the packages make theirs (none when User is empty),
+// more --essential-hook commands, and --customize-hook commands, which run
+// once the packages are installed ("$1" is the root directory).
 type DebianRootFS struct {
-	Name     string
-	Packages []string
-	User     [3]string // name, home, shell of the user with id UID
-	UID      int       // 0: 999
-	Hooks    []string
+	Name      string
+	Packages  []string
+	User      [3]string // name, home, shell of the user with id UID; empty: no user
+	UID       int       // 0: 999
+	Hooks     []string
+	Customize []string
 }
 
 // userHook adds a user and a group with id 999 (or the id of $5) before
@@ -37,6 +39,9 @@ echo "$2:!::" >> "$1/etc/gshadow"
 `
 
 func (r DebianRootFS) hook() string {
+	if r.User[0] == "" {
+		return ""
+	}
 	if r.UID == 0 || r.UID == 999 {
 		return userHook
 	}
@@ -49,6 +54,9 @@ func (r DebianRootFS) hook() string {
 func (r DebianRootFS) Path(dir string) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%q %q %q %q excludes:doc,man,locale SOURCE_DATE_EPOCH=0", r.Packages, r.User, r.Hooks, r.hook())
+	if len(r.Customize) > 0 {
+		fmt.Fprintf(h, " customize %q", r.Customize)
+	}
 	return filepath.Join(dir, fmt.Sprintf("%s-bookworm-%s.rootfs.tar", r.Name, hex.EncodeToString(h.Sum(nil))[:12]))
 }
 
@@ -80,10 +88,15 @@ func (r DebianRootFS) Build(ctx context.Context, dir string, log io.Writer) (str
 		return "", err
 	}
 	args := []string{"--variant=minbase", "--format=tar", "--include=" + strings.Join(r.Packages, ","),
-		"--dpkgopt=path-exclude=/usr/share/doc/*", "--dpkgopt=path-exclude=/usr/share/man/*", "--dpkgopt=path-exclude=/usr/share/locale/*",
-		fmt.Sprintf(`--essential-hook=sh %s "$1" %s %s %s`, hookFile.Name(), r.User[0], r.User[1], r.User[2])}
+		"--dpkgopt=path-exclude=/usr/share/doc/*", "--dpkgopt=path-exclude=/usr/share/man/*", "--dpkgopt=path-exclude=/usr/share/locale/*"}
+	if r.User[0] != "" {
+		args = append(args, fmt.Sprintf(`--essential-hook=sh %s "$1" %s %s %s`, hookFile.Name(), r.User[0], r.User[1], r.User[2]))
+	}
 	for _, hook := range r.Hooks {
 		args = append(args, "--essential-hook="+hook)
+	}
+	for _, hook := range r.Customize {
+		args = append(args, "--customize-hook="+hook)
 	}
 	tmp := fmt.Sprintf("%s.tmp-%d", rootfs, os.Getpid())
 	args = append(args, `--customize-hook=rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/*`, "bookworm", tmp)

@@ -37,8 +37,10 @@ type standin struct {
 	packages []string
 	user     [3]string // name, home, shell of the uid/gid 999 user
 	hooks    []string  // more mmdebstrap --essential-hook commands
-	files    []devcluster.ImageFile
-	config   devcluster.ImageConfig
+	// mmdebstrap --customize-hook commands, run once the packages are in
+	customize []string
+	files     []devcluster.ImageFile
+	config    devcluster.ImageConfig
 }
 
 const debianPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -120,7 +122,7 @@ func buildStandinAs(t *testing.T, s standin, ref string) string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	recipe := devcluster.DebianRootFS{Name: s.name, Packages: s.packages, User: s.user, Hooks: s.hooks}
+	recipe := devcluster.DebianRootFS{Name: s.name, Packages: s.packages, User: s.user, Hooks: s.hooks, Customize: s.customize}
 	rootfs, err := recipe.Build(ctx, filepath.Join(cacheDir(t), "real-images"), testLog{t})
 	if err != nil {
 		t.Fatal(err)
