@@ -23,8 +23,10 @@ fi
 log() { echo "setup: $*"; }
 
 log "waiting for the database at ${WORDPRESS_DB_HOST}"
+# Quietly (@: no warning per try while the name does not resolve yet), and
+# a failed connection fails whether mysqli throws or returns false.
 tries=0
-until php -r 'try { $p = rtrim(file_get_contents(getenv("WORDPRESS_DB_PASSWORD_FILE")), "\r\n"); mysqli_connect(getenv("WORDPRESS_DB_HOST"), getenv("WORDPRESS_DB_USER"), $p, getenv("WORDPRESS_DB_NAME")); exit(0); } catch (Throwable $e) { exit(1); }'; do
+until php -r 'try { $p = rtrim(file_get_contents(getenv("WORDPRESS_DB_PASSWORD_FILE")), "\r\n"); exit(@mysqli_connect(getenv("WORDPRESS_DB_HOST"), getenv("WORDPRESS_DB_USER"), $p, getenv("WORDPRESS_DB_NAME")) ? 0 : 1); } catch (Throwable $e) { exit(1); }'; do
   tries=$((tries + 1))
   if [ "$tries" -ge "${DB_WAIT_TRIES:-120}" ]; then echo "setup: database not reachable in time" >&2; exit 1; fi
   sleep "${DB_WAIT_INTERVAL:-5}"
