@@ -12,6 +12,11 @@ import (
 // storeQueue is the work queue of store names.
 type storeQueue = workqueue.TypedRateLimitingInterface[string]
 
+// PublishInterval is the shortest time between two status snapshots
+// published for changes that come in bursts (informer events, worker
+// steps): each rebuilds the status of every store.
+const PublishInterval = 200 * time.Millisecond
+
 // expectationTTL bounds how long a store waits for the caches to show the
 // result of its last action before it is planned anyway.
 const expectationTTL = time.Minute
@@ -51,6 +56,11 @@ func (r *Reconciler) Run(ctx context.Context) {
 				return
 			case <-sig.C():
 				r.Refresh()
+				select { // one snapshot per interval at most
+				case <-ctx.Done():
+					return
+				case <-time.After(PublishInterval):
+				}
 			}
 		}
 	}()

@@ -170,6 +170,14 @@ func (e *engine) start(ctx context.Context) error {
 				return
 			case <-e.changed.C():
 				e.rec.ClusterChanged(ctx)
+				// Every event of a burst (a fleet installing) would
+				// otherwise rebuild the status of every store: one
+				// rebuild per interval at most.
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(reconcile.PublishInterval):
+				}
 			}
 		}
 	}()
