@@ -83,7 +83,8 @@ func TestMedusaStore(t *testing.T) {
 		if binary, cleanup, err = storeopsbin.Build(); err != nil {
 			t.Fatal(err)
 		}
-		defer cleanup()
+		t.Cleanup(cleanup) // after the store's deletion below, which runs the binary
+
 	}
 	dir := t.TempDir()
 	file := filepath.Join(dir, "stores.yaml")
@@ -207,6 +208,108 @@ stores:
 	}
 	addToCart(ctx, t, shop)
 	logNodeMemory(t, c)
+
+	drainKeepsTheShop(ctx, t, c, binary, file, ns, api, auth.Token)
+}
+
+// drainKeepsTheShop is the "never lose a shop" case for real: a product is
+// created through the admin API; the node is cordoned and the database pod
+// deleted (a drain); storeops plans nothing for the store while it is
+// down (no reinstall, no rollback: it was Ready); once the node takes pods
+// again, the database comes back on the same volume and the product, the
+// credentials and the volume claims are the same.
+func drainKeepsTheShop(ctx context.Context, t *testing.T, c *testcluster.Cluster, binary, file, ns, api, token string) {
+	admin := map[string]string{"Authorization": "Bearer " + token, "Content-Type": "application/json"}
+	product := `{"title":"Survivor","status":"published","options":[{"title":"Size","values":["One"]}],` +
+		`"variants":[{"title":"One","options":{"Size":"One"},"prices":[{"currency_code":"eur","amount":10}]}]}`
+	if code, body := call(t, http.MethodPost, api+"/admin/products", strings.NewReader(product), admin); code != http.StatusOK {
+		t.Fatalf("create a product through the admin API: %d %s", code, body)
+	}
+	listed := func() bool {
+		code, body := call(t, http.MethodGet, api+"/admin/products?q=Survivor", nil, admin)
+		return code == http.StatusOK && strings.Contains(body, `"title":"Survivor"`)
+	}
+	if !listed() {
+		t.Fatal("the product just created is not listed")
+	}
+	before, err := c.Client.CoreV1().Secrets(ns).Get(ctx, "store-credentials", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims := func() map[string]string {
+		list, err := c.Client.CoreV1().PersistentVolumeClaims(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, p := range list.Items {
+			out[p.Name] = string(p.UID)
+		}
+		return out
+	}
+	claimsBefore := claims()
+
+	cordon := func(on bool) {
+		patch := fmt.Sprintf(`{"spec":{"unschedulable":%t}}`, on)
+		if _, err := c.Client.CoreV1().Nodes().Patch(ctx, devcluster.RealNodeName, "application/merge-patch+json", []byte(patch), metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cordon(true)
+	defer cordon(false)
+	pods, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=postgres"})
+	if err != nil || len(pods.Items) == 0 {
+		t.Fatalf("the database pod: %v (%d pods)", err, len(pods.Items))
+	}
+	db, oldUID := pods.Items[0].Name, pods.Items[0].UID
+	if err := c.Client.CoreV1().Pods(ns).Delete(ctx, db, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The StatefulSet makes a new pod of the same name, which the cordoned
+	// node does not take: the database is down.
+	waitPod(ctx, t, c.Client, ns, db, func(p *corev1.Pod) bool { return p.UID != oldUID && !podReady(p) })
+
+	// storeops looks at the store while its database is down: nothing to do.
+	env := append(os.Environ(), "KUBECONFIG="+c.Kubeconfig)
+	code, out, err := storeopsbin.Run(ctx, binary, env, "plan", "-f", file)
+	if err != nil || code != 0 {
+		t.Fatalf("storeops plan during the drain: exit %d (0: no changes), %v\n%s", code, err, out)
+	}
+	code, out, err = storeopsbin.Run(ctx, binary, env, "sync", "--once", "--wait=false", "-f", file)
+	if err != nil || code != 0 {
+		t.Fatalf("storeops sync --once during the drain: exit %d, %v\n%s", code, err, out)
+	}
+	for _, kind := range []string{"install", "reinstall", "rollback", "upgrade", "delete"} {
+		if strings.Contains(out, kind+" shop:") {
+			t.Fatalf("storeops acted on the drained store (%s):\n%s", kind, out)
+		}
+	}
+	t.Logf("during the drain, storeops sync --once:\n%s", out)
+
+	cordon(false)
+	waitPod(ctx, t, c.Client, ns, db, podReady)
+	deadline := time.Now().Add(5 * time.Minute)
+	for !listed() {
+		if time.Now().After(deadline) {
+			t.Fatal("the product is gone, or the store did not come back, after the drain")
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		case <-time.After(2 * time.Second): // the server reconnects to its database
+		}
+	}
+	after, err := c.Client.CoreV1().Secrets(ns).Get(ctx, "store-credentials", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(after.Data) != fmt.Sprint(before.Data) || after.UID != before.UID {
+		t.Error("the credentials changed across the drain")
+	}
+	if got := claims(); fmt.Sprint(got) != fmt.Sprint(claimsBefore) {
+		t.Errorf("volume claims changed across the drain: %v, were %v", got, claimsBefore)
+	}
+	t.Log("after the drain, the product, the credentials and the volume claims are the same")
 }
 
 // addToCart opens the storefront in headless Chromium, opens the first
