@@ -144,10 +144,7 @@ func (r *Reconciler) accept(in SyncInput) (*SyncRecord, []string, error) {
 	start := r.Clock()
 	rec := &SyncRecord{Revision: in.Revision, Trigger: in.Trigger, Start: start, Summary: map[string]int{}, Actions: []ActionLog{}}
 	desired := r.Render(in.Config)
-	byName := make(map[string]*render.Desired, len(desired))
-	for i := range desired {
-		byName[desired[i].Store.Name] = &desired[i]
-	}
+	byName := byStoreName(desired)
 	r.mu.Lock()
 	r.desired, r.shown, r.revision, r.refused = desired, byName, in.Revision, in.Held
 	policy := r.policyLocked(start)
@@ -164,6 +161,7 @@ func (r *Reconciler) accept(in SyncInput) (*SyncRecord, []string, error) {
 		r.mu.Lock()
 		r.refused = rec.Refused
 		r.addRecordLocked(rec, nil)
+		r.closeLocked(rec)
 		r.mu.Unlock()
 		r.closed(rec)
 		return rec, nil, err
@@ -187,6 +185,9 @@ func (r *Reconciler) accept(in SyncInput) (*SyncRecord, []string, error) {
 		}
 	}
 	r.addRecordLocked(rec, keys)
+	if len(keys) == 0 {
+		r.closeLocked(rec)
+	}
 	r.mu.Unlock()
 	if len(keys) == 0 {
 		r.closed(rec)
@@ -273,6 +274,7 @@ func (r *Reconciler) Refuse(revision, trigger string, refusal *Refusal) SyncReco
 	r.mu.Lock()
 	r.refused = refusal
 	r.addRecordLocked(rec, nil)
+	r.closeLocked(rec)
 	r.mu.Unlock()
 	r.closed(rec)
 	r.Refresh()
@@ -283,14 +285,20 @@ func (r *Reconciler) Refuse(revision, trigger string, refusal *Refusal) SyncReco
 // replicas that are not the leader use it to serve the same status.
 func (r *Reconciler) Show(cfg *render.Config, revision string, held *Refusal) {
 	desired := r.Render(cfg)
-	byName := make(map[string]*render.Desired, len(desired))
-	for i := range desired {
-		byName[desired[i].Store.Name] = &desired[i]
-	}
+	byName := byStoreName(desired)
 	r.mu.Lock()
 	r.desired, r.shown, r.revision, r.refused = desired, byName, revision, held
 	r.mu.Unlock()
 	r.Refresh()
+}
+
+// byStoreName indexes desired by store name.
+func byStoreName(desired []render.Desired) map[string]*render.Desired {
+	out := make(map[string]*render.Desired, len(desired))
+	for i := range desired {
+		out[desired[i].Store.Name] = &desired[i]
+	}
+	return out
 }
 
 // addRecordLocked puts rec first in the history, waiting for stores; a
@@ -355,13 +363,10 @@ func (r *Reconciler) closeLocked(rec *SyncRecord) {
 	rec.Duration = r.Clock().Sub(rec.Start)
 }
 
-// closed reports a finished record to the metrics and the log.
+// closed reports a record closeLocked finished to the metrics and the
+// log.
 func (r *Reconciler) closed(rec *SyncRecord) {
 	r.mu.Lock()
-	if rec.Duration == 0 {
-		rec.Duration = r.Clock().Sub(rec.Start)
-	}
-	rec.Running = false
 	out := *rec
 	r.mu.Unlock()
 	if r.Metrics != nil {
