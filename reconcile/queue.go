@@ -21,16 +21,24 @@ const PublishInterval = 200 * time.Millisecond
 // result of its last action before it is planned anyway.
 const expectationTTL = time.Minute
 
-// Run acts on queued stores with Workers workers until ctx ends; call it
+// Run acts on queued stores with Workers workers, and one express worker
+// for the stores the newest revision changed, until ctx ends; call it
 // only while this replica is the one that applies (it holds the Lease).
 // It queues every store the last accepted revision declares or the
 // caches show, so that a new leader looks at each store once, then acts
 // on what Accept, Enqueue and backoff expiry queue. Run returns once every
 // worker has stopped (each finishes the action it is in, under ctx).
 func (r *Reconciler) Run(ctx context.Context) {
+	order := newLanes(r.isUrgent)
 	q := workqueue.NewTypedRateLimitingQueueWithConfig(
 		workqueue.DefaultTypedControllerRateLimiter[string](),
-		workqueue.TypedRateLimitingQueueConfig[string]{Name: "stores"})
+		workqueue.TypedRateLimitingQueueConfig[string]{
+			Name: "stores",
+			DelayingQueue: workqueue.NewTypedDelayingQueueWithConfig(workqueue.TypedDelayingQueueConfig[string]{
+				Name:  "stores",
+				Queue: workqueue.NewTypedWithConfig(workqueue.TypedQueueConfig[string]{Name: "stores", Queue: order}),
+			}),
+		})
 	sig := NewSignal()
 	r.mu.Lock()
 	r.queue, r.publishing = q, sig
@@ -72,6 +80,22 @@ func (r *Reconciler) Run(ctx context.Context) {
 			}
 		}()
 	}
+	wg.Add(1)
+	go func() { // the express worker: see Workers
+		defer wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-order.wake:
+			}
+			for r.expressOK() && order.Urgent() {
+				if !r.work(ctx, q) {
+					return
+				}
+			}
+		}
+	}()
 	<-ctx.Done()
 	q.ShutDown()
 	wg.Wait()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -29,6 +30,8 @@ type queuedCluster struct {
 	// undo, if set, changes a store after each action, as a controller
 	// that fights storeops would.
 	undo func(*reconcile.ObservedStore)
+	// onStart, if set, is told of every action's store as it begins.
+	onStart func(store string)
 }
 
 func newQueuedCluster() *queuedCluster {
@@ -40,6 +43,9 @@ func (q *queuedCluster) Apply(ctx context.Context, a reconcile.Action, rev strin
 	q.mu.Lock()
 	q.started[a.Store]++
 	gate := q.gates[a.Store]
+	if q.onStart != nil && a.Kind != reconcile.ActMark {
+		q.onStart(a.Store)
+	}
 	if q.lag {
 		if _, ok := q.stale[a.Store]; !ok {
 			q.stale[a.Store] = q.fakeCluster.ObserveStore(a.Store)
@@ -279,5 +285,78 @@ func TestQueueBacksOffAChangeTheClusterKeepsUndoing(t *testing.T) {
 	s, _ := board.Current().Store("a")
 	if s.LastError != "" {
 		t.Fatalf("a repeated change is not a failure: %+v", s)
+	}
+}
+
+func TestQueueActsOnAPushAtOnceWhileEveryWorkerIsBusy(t *testing.T) {
+	q := newQueuedCluster()
+	for _, s := range []string{"a", "b", "c"} {
+		q.gates[s] = make(chan struct{}) // the backlog's installs hold their workers
+	}
+	board := runQueue(t, q, 1)
+	backlog := "stores:\n  - {name: a, type: woocommerce}\n  - {name: b, type: woocommerce}\n  - {name: c, type: medusa}\n"
+	if _, err := q.r.Accept(reconcile.SyncInput{Config: configOf(t, backlog), Revision: "r1", Trigger: "push"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the one worker to start an install", func() bool {
+		return q.startedFor("a")+q.startedFor("b")+q.startedFor("c") == 1
+	})
+	// A push adds d while the only worker is held and two stores wait: d
+	// is acted on at once, ahead of the backlog.
+	if _, err := q.r.Accept(reconcile.SyncInput{Config: configOf(t, backlog+"  - {name: d, type: medusa}\n"), Revision: "r2", Trigger: "push"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "d to be installed", func() bool {
+		for _, s := range q.appliedCopy() {
+			if s == "install d" {
+				return true
+			}
+		}
+		return false
+	})
+	if n := q.startedFor("a") + q.startedFor("b") + q.startedFor("c"); n != 1 {
+		t.Fatalf("%d of the backlog's installs started before d's, want 1 (the one that held the worker)", n)
+	}
+	for _, s := range []string{"a", "b", "c"} {
+		close(q.gates[s])
+	}
+	eventually(t, "every store to be installed and the queue idle", func() bool {
+		return len(q.appliedCopy()) == 4 && !board.Current().Syncing
+	})
+}
+
+func TestQueueTakesTheNewestRevisionsStoresFirst(t *testing.T) {
+	q := newQueuedCluster()
+	q.gates["a"] = make(chan struct{})
+	var order []string
+	var mu sync.Mutex
+	q.onStart = func(store string) {
+		mu.Lock()
+		order = append(order, store)
+		mu.Unlock()
+	}
+	board := runQueue(t, q, 1)
+	var lines string
+	for _, s := range []string{"a", "b", "c", "d", "e"} {
+		lines += "  - {name: " + s + ", type: woocommerce}\n"
+	}
+	if _, err := q.r.Accept(reconcile.SyncInput{Config: configOf(t, "stores:\n"+lines), Revision: "r1"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a's install to hold the worker", func() bool { return q.startedFor("a") == 1 })
+	// r2 adds f, g and h while b..e wait: more stores than workers, so
+	// no express worker, but they go before r1's backlog.
+	more := "  - {name: f, type: medusa}\n  - {name: g, type: medusa}\n  - {name: h, type: medusa}\n"
+	if _, err := q.r.Accept(reconcile.SyncInput{Config: configOf(t, "stores:\n"+lines+more), Revision: "r2"}); err != nil {
+		t.Fatal(err)
+	}
+	close(q.gates["a"])
+	eventually(t, "every store to be installed and the queue idle", func() bool {
+		return len(q.appliedCopy()) == 8 && !board.Current().Syncing
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if got := strings.Join(order, ","); !strings.HasPrefix(got, "a,f,g,h,") {
+		t.Fatalf("acted on in the order %s, want a (already started), then r2's f,g,h, then r1's backlog", got)
 	}
 }

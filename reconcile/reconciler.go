@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/storeops/storeops/render"
@@ -47,7 +48,12 @@ type Reconciler struct {
 	Policy Policy
 	// ChartVersions is the embedded chart version per store type.
 	ChartVersions map[render.Type]string
-	// Workers bounds how many stores are acted on at once.
+	// Workers bounds how many stores are acted on at once. Run adds one
+	// express worker for a revision that changes at most Workers stores
+	// (a person's push): it takes only that revision's stores, so that
+	// they are acted on at once even while every worker is busy with the
+	// backlog. A revision that changes more is a backlog of its own: the
+	// workers take its stores first, the express worker leaves them.
 	Workers int
 	// HistoryLimit is how many syncs the status keeps.
 	HistoryLimit int
@@ -86,6 +92,9 @@ type Reconciler struct {
 	queue      storeQueue // nil unless Run is running
 	busy       int        // stores being acted on
 	publishing *Signal    // set while Run publishes in the background
+	// urgent holds the stores the newest accepted revision changed: they
+	// go first in the queue.
+	urgent atomic.Pointer[map[string]bool]
 }
 
 // New returns a Reconciler publishing on board.
@@ -173,6 +182,8 @@ func (r *Reconciler) accept(in SyncInput) (*SyncRecord, []string, error) {
 		planned[a.Store] = true
 	}
 	r.mu.Lock()
+	changed := changedStores(r.inForce, byName)
+	r.urgent.Store(&changed)
 	r.inForce, r.forceRev = byName, in.Revision
 	for name, key := range r.stalled {
 		if d := byName[name]; d == nil || key != StallKey(d, observed.Stores[name]) {
@@ -193,6 +204,19 @@ func (r *Reconciler) accept(in SyncInput) (*SyncRecord, []string, error) {
 		r.closed(rec)
 	}
 	return rec, keys, nil
+}
+
+// isUrgent reports whether the newest accepted revision changed store.
+func (r *Reconciler) isUrgent(store string) bool {
+	m := r.urgent.Load()
+	return m != nil && (*m)[store]
+}
+
+// expressOK reports whether the express worker may take the stores of
+// the newest accepted revision: it changed at most Workers of them.
+func (r *Reconciler) expressOK() bool {
+	m := r.urgent.Load()
+	return m != nil && len(*m) <= max(1, r.Workers)
 }
 
 // unstallLocked forgets a stalled store's terminal failure: a person
