@@ -63,7 +63,7 @@ func (r *Reconciler) Run(ctx context.Context) {
 			case <-ctx.Done():
 				return
 			case <-sig.C():
-				r.Refresh()
+				r.publishChanged()
 				select { // one snapshot per interval at most
 				case <-ctx.Done():
 					return
@@ -138,6 +138,7 @@ func (r *Reconciler) Enqueue(store string) {
 		return
 	}
 	r.mu.Lock()
+	r.dirty[store] = true // its status is derived again for the next snapshot
 	q := r.queue
 	ok := r.inForce != nil
 	r.mu.Unlock()
@@ -176,6 +177,7 @@ func (r *Reconciler) process(ctx context.Context, name string) (n next) {
 	defer func() {
 		r.mu.Lock()
 		r.busy--
+		r.dirty[name] = true
 		r.mu.Unlock()
 		r.changed() // Syncing may have ended
 	}()

@@ -3,6 +3,7 @@ package reconcile_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -31,7 +32,21 @@ type queuedCluster struct {
 	// that fights storeops would.
 	undo func(*reconcile.ObservedStore)
 	// onStart, if set, is told of every action's store as it begins.
-	onStart func(store string)
+	onStart     func(store string)
+	observedAll int // Observe calls
+}
+
+func (q *queuedCluster) Observe() reconcile.Observed {
+	q.mu.Lock()
+	q.observedAll++
+	q.mu.Unlock()
+	return q.fakeCluster.Observe()
+}
+
+func (q *queuedCluster) observedAllCount() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.observedAll
 }
 
 func newQueuedCluster() *queuedCluster {
@@ -358,5 +373,48 @@ func TestQueueTakesTheNewestRevisionsStoresFirst(t *testing.T) {
 	defer mu.Unlock()
 	if got := strings.Join(order, ","); !strings.HasPrefix(got, "a,f,g,h,") {
 		t.Fatalf("acted on in the order %s, want a (already started), then r2's f,g,h, then r1's backlog", got)
+	}
+}
+
+func TestQueueDerivesOnlyTheStatusOfTheStoreAnEventNames(t *testing.T) {
+	q := newQueuedCluster()
+	r, board := newQueueReconciler(q)
+	r.Workers = 2
+	r.StatusRefresh = time.Hour // no periodic whole-fleet refresh in this test
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); r.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	cfg := "stores:\n"
+	for i := range 20 {
+		cfg += fmt.Sprintf("  - {name: s%d, type: woocommerce}\n", i)
+	}
+	if _, err := r.Accept(reconcile.SyncInput{Config: configOf(t, cfg), Revision: "r1"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "every store installed and the queue idle", func() bool {
+		return len(q.appliedCopy()) == 20 && !board.Current().Syncing
+	})
+	before := q.observedAllCount()
+	// The caches show a new release revision of s7, and the informers
+	// name s7: its status follows, without observing the whole fleet.
+	q.fakeCluster.mu.Lock()
+	q.fakeCluster.stores["s7"].Release.Revision = 42
+	q.fakeCluster.mu.Unlock()
+	r.Enqueue("s7")
+	eventually(t, "s7's status to show release revision 42", func() bool {
+		for _, s := range board.Current().Stores {
+			if s.Name == "s7" {
+				return s.ReleaseRevision == 42
+			}
+		}
+		return false
+	})
+	if got := len(board.Current().Stores); got != 20 {
+		t.Fatalf("snapshot has %d stores, want 20", got)
+	}
+	if n := q.observedAllCount() - before; n != 0 {
+		t.Fatalf("the whole fleet was observed %d times for one store's event", n)
 	}
 }

@@ -64,6 +64,10 @@ type Reconciler struct {
 	Events EventRecorder
 	// Clock returns the time; tests may replace it.
 	Clock func() time.Time
+	// StatusRefresh bounds how long a store's status may go without being
+	// derived again when nothing names the store (a retry's countdown is
+	// derived from the time).
+	StatusRefresh time.Duration
 	// Instance is the name of this storeops instance (LabelInstance);
 	// DefaultInstance unless set.
 	Instance string
@@ -95,18 +99,24 @@ type Reconciler struct {
 	// urgent holds the stores the newest accepted revision changed: they
 	// go first in the queue.
 	urgent atomic.Pointer[map[string]bool]
+	// dirty names the stores whose status must be derived again for the
+	// next snapshot; allDirty: every store's (see publishChanged).
+	dirty    map[string]bool
+	allDirty bool
+	lastFull time.Time
 }
 
 // New returns a Reconciler publishing on board.
 func New(observer Observation, applier Applier, board *Board, log *slog.Logger) *Reconciler {
 	return &Reconciler{
 		observer: observer, applier: applier, board: board, log: log,
-		Policy: DefaultPolicy(), Workers: 4, HistoryLimit: 50, Clock: time.Now,
+		Policy: DefaultPolicy(), Workers: 4, HistoryLimit: 50, Clock: time.Now, StatusRefresh: 2 * time.Second,
 		retries: map[string]Retry{}, running: map[string]ActionKind{},
 		lastAction: map[string]*ActionLog{}, prev: map[string]StoreStatus{},
 		blocked: map[string]string{}, stalled: map[string]string{}, Instance: DefaultInstance,
 		pending: map[*SyncRecord]map[string]bool{}, owner: map[string]*SyncRecord{},
 		expect: map[string]expectation{}, shown: map[string]*render.Desired{}, repeats: map[string]string{},
+		dirty: map[string]bool{},
 	}
 }
 
@@ -156,6 +166,7 @@ func (r *Reconciler) accept(in SyncInput) (*SyncRecord, []string, error) {
 	byName := byStoreName(desired)
 	r.mu.Lock()
 	r.desired, r.shown, r.revision, r.refused = desired, byName, in.Revision, in.Held
+	r.allDirty = true
 	policy := r.policyLocked(start)
 	r.mu.Unlock()
 	policy.ConfirmDeletions = in.ConfirmDeletions
@@ -285,6 +296,7 @@ func (r *Reconciler) abandon(store string, err error) {
 	if rec != nil {
 		rec.Errors = append(rec.Errors, fmt.Sprintf("%s: not acted on: %v", store, err))
 	}
+	r.dirty[store] = true
 	r.mu.Unlock()
 	r.done(store, rec)
 }
@@ -451,6 +463,7 @@ func (r *Reconciler) applyOne(ctx context.Context, a Action, revision string) Ac
 	l := ActionLog{Store: a.Store, Kind: a.Kind, Reason: a.Reason, Diff: a.Diff, Start: r.Clock()}
 	r.mu.Lock()
 	r.running[a.Store] = a.Kind
+	r.dirty[a.Store] = true
 	rec := r.owner[a.Store] // the record it counts for: the one it was planned under
 	if rec == nil && len(r.history) > 0 {
 		rec = r.history[0] // work the cluster asked for: the newest record
@@ -548,7 +561,54 @@ func (r *Reconciler) SetLeader(leader bool) {
 // Refresh recomputes the store statuses from the caches and publishes a
 // new snapshot. It is cheap (no API call) and safe to call often, e.g.
 // on every informer event.
-func (r *Reconciler) Refresh() { r.publish(r.observer.Observe()) }
+func (r *Reconciler) Refresh() {
+	r.mu.Lock()
+	r.dirty, r.allDirty = map[string]bool{}, false // what comes after is for the next
+	r.mu.Unlock()
+	r.publish(r.observer.Observe())
+}
+
+// publishChanged publishes a snapshot in which only the stores marked
+// dirty since the last one (by their informer events and their workers)
+// have their status derived again, each from its own caches: an event
+// costs one store, not the fleet. The whole fleet is derived again after
+// a new revision and at least every StatusRefresh.
+func (r *Reconciler) publishChanged() {
+	r.mu.Lock()
+	full := r.allDirty || time.Since(r.lastFull) >= r.StatusRefresh
+	names := r.dirty
+	if !full {
+		r.dirty = map[string]bool{}
+	}
+	r.mu.Unlock()
+	if full {
+		r.Refresh()
+		return
+	}
+	obs := make(map[string]*ObservedStore, len(names))
+	for name := range names {
+		obs[name] = r.observer.ObserveStore(name)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.Clock()
+	for name, o := range obs {
+		switch d := r.shown[name]; {
+		case d != nil:
+			r.prev[name] = r.storeStatus(d, o, now)
+		case o != nil:
+			r.prev[name] = r.orphanStatus(o, now)
+		default:
+			delete(r.prev, name)
+		}
+	}
+	snap := r.snapshotLocked(now)
+	for _, st := range r.prev {
+		snap.Stores = append(snap.Stores, st)
+	}
+	sort.Slice(snap.Stores, func(i, j int) bool { return snap.Stores[i].Name < snap.Stores[j].Name })
+	r.board.Publish(snap)
+}
 
 // ClusterChanged is what to call on every informer event: it observes
 // once and publishes the status; on the leader with no workers running
@@ -557,15 +617,17 @@ func (r *Reconciler) Refresh() { r.publish(r.observer.Observe()) }
 // drain could hide it. With workers running, each store's event queues
 // it (Enqueue) and its worker records its marks.
 func (r *Reconciler) ClusterChanged(ctx context.Context) {
-	obs := r.observer.Observe()
-	r.publish(obs)
 	r.mu.Lock()
 	markAll := r.leader && r.queue == nil
 	r.mu.Unlock()
-	if markAll {
-		for name, o := range obs.Stores {
-			r.markStore(ctx, name, o)
-		}
+	if !markAll {
+		r.publishChanged()
+		return
+	}
+	obs := r.observer.Observe()
+	r.publish(obs)
+	for name, o := range obs.Stores {
+		r.markStore(ctx, name, o)
 	}
 }
 
@@ -587,14 +649,8 @@ func (r *Reconciler) publish(obs Observed) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := r.Clock()
-	snap := &Snapshot{
-		Revision: r.revision, Source: r.Source, Syncing: r.busy > 0 || len(r.pending) > 0 || (r.queue != nil && r.queue.Len() > 0),
-		Leader: r.leader, Stores: make([]StoreStatus, 0, len(r.desired)), History: make([]SyncRecord, 0, len(r.history)),
-		Refused: r.refused, Generated: now,
-	}
-	for _, rec := range r.history {
-		snap.History = append(snap.History, copyRecord(rec))
-	}
+	r.lastFull = time.Now()
+	snap := r.snapshotLocked(now)
 	declared := map[string]bool{}
 	for i := range r.desired {
 		d := &r.desired[i]
@@ -613,6 +669,20 @@ func (r *Reconciler) publish(obs Observed) {
 	}
 	r.prev = prev
 	r.board.Publish(snap)
+}
+
+// snapshotLocked returns a snapshot without its stores. Called with r.mu
+// held.
+func (r *Reconciler) snapshotLocked(now time.Time) *Snapshot {
+	snap := &Snapshot{
+		Revision: r.revision, Source: r.Source, Syncing: r.busy > 0 || len(r.pending) > 0 || (r.queue != nil && r.queue.Len() > 0),
+		Leader: r.leader, Stores: make([]StoreStatus, 0, max(len(r.desired), len(r.prev))), History: make([]SyncRecord, 0, len(r.history)),
+		Refused: r.refused, Generated: now,
+	}
+	for _, rec := range r.history {
+		snap.History = append(snap.History, copyRecord(rec))
+	}
+	return snap
 }
 
 // Retries returns a copy of the backoff state (for tests and the CLI).
