@@ -147,20 +147,28 @@ bench-cluster: devcluster-bin
 # A row that fails is listed as failed; the others' figures are kept.
 # A first row installs 20 stores with a sequential `helm upgrade --install
 # --wait` loop, with the helm CLI of the Helm SDK version in go.mod built
-# into .cache.
+# into .cache. Before them, on a second local control plane with the
+# realistic profile at BENCH_FLEET_TIME_SCALE (0.5: delays at half a real
+# cluster's) and no random failures (FAILURE_PERCENT off): one store alone
+# (a WooCommerce, then a Medusa store), serve and the client-go reference
+# for BENCH_FLEET_REALISTIC_N (100; 0 leaves them out) new stores, and
+# serve / (one store alone + reference); about ten minutes.
 BENCH_FLEET_N ?= 100
+BENCH_FLEET_REALISTIC_N ?= 100
+BENCH_FLEET_TIME_SCALE ?= 0.5
 HELM_VERSION := $(shell awk '$$1 == "helm.sh/helm/v3" { print $$2 }' go.mod)
 HELM_CLI := $(abspath $(CACHE_DIR))/tools/helm-$(HELM_VERSION)/helm
 $(HELM_CLI):
 	cd / && GOBIN=$(dir $@) $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 bench-fleet: devcluster-bin $(HELM_CLI)
 	@mkdir -p $(CACHE_DIR)/bench-fleet-pprof && rm -f $(CACHE_DIR)/bench-fleet-pprof/*.pprof
-	@BENCH_FLEET_N=$(BENCH_FLEET_N) BENCH_FLEET_HELM=$(HELM_CLI) BENCH_FLEET_PROFILE_DIR=$(abspath $(CACHE_DIR))/bench-fleet-pprof \
+	@BENCH_FLEET_N=$(BENCH_FLEET_N) BENCH_FLEET_REALISTIC_N=$(BENCH_FLEET_REALISTIC_N) BENCH_FLEET_TIME_SCALE=$(BENCH_FLEET_TIME_SCALE) BENCH_FLEET_HELM=$(HELM_CLI) BENCH_FLEET_PROFILE_DIR=$(abspath $(CACHE_DIR))/bench-fleet-pprof \
 		$(GO) test -run '^$$' -bench 'Fleet' -benchtime 1x -timeout 120m -v ./test/benchfleet > $(CACHE_DIR)/bench-fleet.txt 2>&1; \
 	status=$$?; [ $$status = 0 ] || tail -100 $(CACHE_DIR)/bench-fleet.txt; \
 	$(GO) run ./internal/benchtable < $(CACHE_DIR)/bench-fleet.txt | tee $(CACHE_DIR)/bench-fleet.table; \
 	for p in $(CACHE_DIR)/bench-fleet-pprof/*.pprof; do [ -e "$$p" ] || continue; echo "== $$p"; $(GO) tool pprof -top -nodecount=25 $$p 2>/dev/null | sed -n '1,32p'; done > $(CACHE_DIR)/bench-fleet-pprof.txt; \
-	{ echo; echo "## make bench-fleet, $$(date -u +%Y-%m-%dT%H:%MZ), BENCH_FLEET_N=$(BENCH_FLEET_N)"; echo; echo '```'; cat $(CACHE_DIR)/bench-fleet.table; echo '```'; } >> BENCHMARKS.md; \
+	{ echo; echo "## make bench-fleet, $$(date -u +%Y-%m-%dT%H:%MZ), BENCH_FLEET_N=$(BENCH_FLEET_N)"; echo; \
+		[ "$(BENCH_FLEET_REALISTIC_N)" = 0 ] || { echo "Realistic rows: BENCH_FLEET_REALISTIC_N=$(BENCH_FLEET_REALISTIC_N), TIME_SCALE=$(BENCH_FLEET_TIME_SCALE), FAILURE_PERCENT=0 (no random failures)."; echo; }; echo '```'; cat $(CACHE_DIR)/bench-fleet.table; echo '```'; } >> BENCHMARKS.md; \
 	exit $$status
 
 # chaos runs the whole fault and hostile-input suite of test/chaos (kill -9,

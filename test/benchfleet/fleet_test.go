@@ -98,9 +98,20 @@ func fleet(prefix string, n int) (string, []string) {
 //
 // At the largest N it writes CPU profiles of the daemon (install, status
 // load) and a heap profile to BENCH_FLEET_PROFILE_DIR when set.
+//
+// First, on a second cluster with the realistic lifecycle profile at time
+// scale BENCH_FLEET_TIME_SCALE (0.5) and without its random failures,
+// rows of BENCH_FLEET_REALISTIC_N (100; 0 leaves them out) new stores:
+// one store alone, storeops serve, the reference (benchRealistic).
 func BenchmarkFleet(b *testing.B) {
 	c := testcluster.Get(b)
 	all := sizes(b)
+	if n := envInt("BENCH_FLEET_REALISTIC_N", 100); n > 0 {
+		scale := envFloat("BENCH_FLEET_TIME_SCALE", defaultTimeScale)
+		b.Run(fmt.Sprintf("profile=realistic,time-scale=%g,failures=0", scale), func(b *testing.B) {
+			benchRealistic(b, n, scale)
+		})
+	}
 	profile := fmt.Sprintf("profile=%s", orExternal(string(c.Profile)))
 	b.Run(profile, func(b *testing.B) {
 		if helm := os.Getenv("BENCH_FLEET_HELM"); helm != "" {
@@ -149,7 +160,7 @@ func benchSize(b *testing.B, c *testcluster.Cluster, n int, profileDir string) {
 	s := startServe(b, c, n, inst) // lives until the size's last row
 	b.Run("serve", func(b *testing.B) {
 		s.b = b
-		sv, names = runServe(b, s, n, envInt("BENCH_FLEET_PROBES", 50), profileDir)
+		sv, names = runServe(b, s, n, envInt("BENCH_FLEET_PROBES", 50), profileDir, time.Hour)
 		b.ReportMetric(load, "load1")
 		b.ReportMetric(sv.ready.Seconds(), "s-ready")
 		b.ReportMetric(sv.firstActions.Seconds(), "s-all-acted")

@@ -484,9 +484,10 @@ type serveRun struct {
 }
 
 // runServe declares n new stores, half of each type, sends the webhook
-// and waits until they are all Ready; meanwhile it pushes probes stores
-// one by one. It returns the figures and every store name declared.
-func runServe(b *testing.B, s *served, n, probes int, profileDir string) (serveRun, []string) {
+// and waits, at most limit, until they are all Ready; meanwhile it pushes
+// probes stores one by one. It returns the figures and every store name
+// declared.
+func runServe(b *testing.B, s *served, n, probes int, profileDir string, limit time.Duration) (serveRun, []string) {
 	var r serveRun
 	prefix := fmt.Sprintf("sv%d", n)
 	var lines, names []string
@@ -537,7 +538,7 @@ func runServe(b *testing.B, s *served, n, probes int, profileDir string) (serveR
 		}
 	}()
 
-	tReady := s.waitReady(names, time.Hour)
+	tReady := s.waitReady(names, limit)
 	r.ready = tReady.Sub(t0)
 	r.api = s.api.snapshot().since(api0)
 	proc1 := readProc(pid)
