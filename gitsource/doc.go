@@ -29,6 +29,12 @@
 // does not parse, and lists the remote's refs with Head rather than
 // fetching again while the branch stays on one.
 //
+// Each Snapshot carries its commit object as Git stores it
+// (Snapshot.Commit). A KeyRing, read from an ASCII-armored OpenPGP
+// keyring, verifies that the commit is signed by one of its keys
+// (go-git's Commit.Verify); the caller refuses a revision that is not,
+// as it refuses one whose file does not parse.
+//
 // # Webhooks
 //
 // ParsePush authenticates a push notification from GitHub, GitLab, Gitea

@@ -85,6 +85,9 @@ type Snapshot struct {
 	// Unchanged is true when the branch had not moved since the previous
 	// successful Fetch and nothing was downloaded.
 	Unchanged bool
+	// Commit is the commit object as Git stores it, its signature
+	// included: what KeyRing.Verify checks.
+	Commit []byte
 }
 
 // Source reads one file from one branch of a remote repository and
@@ -234,6 +237,7 @@ func (s *Source) Fetch(ctx context.Context) (Snapshot, error) {
 	if head == s.last.Revision {
 		snap := s.last
 		snap.Data = bytes.Clone(snap.Data)
+		snap.Commit = bytes.Clone(snap.Commit)
 		snap.Unchanged = true
 		s.log.Debug("branch unchanged", "revision", head)
 		return snap, nil
@@ -257,7 +261,7 @@ func (s *Source) Fetch(ctx context.Context) (Snapshot, error) {
 			return Snapshot{}, err
 		}
 	}
-	snap, err := s.read(commit)
+	snap, err := s.read(repo, commit)
 	if err != nil {
 		if errors.Is(err, ErrFileNotFound) || errors.Is(err, ErrFileTooLarge) {
 			err = &RevisionError{Revision: commit.Hash.String(), Err: err}
@@ -268,6 +272,7 @@ func (s *Source) Fetch(ctx context.Context) (Snapshot, error) {
 		"bytes", len(snap.Data), "took", time.Since(start))
 	s.last = snap
 	snap.Data = bytes.Clone(snap.Data)
+	snap.Commit = bytes.Clone(snap.Commit)
 	return snap, nil
 }
 
@@ -383,9 +388,13 @@ func (s *Source) fetch(ctx context.Context, repo *git.Repository) (*object.Commi
 	return commit, nil
 }
 
-// read builds the snapshot of the tracked file at commit.
-func (s *Source) read(commit *object.Commit) (Snapshot, error) {
+// read builds the snapshot of the tracked file at commit, of repo.
+func (s *Source) read(repo *git.Repository, commit *object.Commit) (Snapshot, error) {
 	data, err := readFile(commit, s.cfg.Path, s.cfg.MaxFileSize)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	raw, err := rawCommit(repo, commit.Hash)
 	if err != nil {
 		return Snapshot{}, err
 	}
@@ -396,7 +405,23 @@ func (s *Source) read(commit *object.Commit) (Snapshot, error) {
 		Author:   fmt.Sprintf("%s <%s>", commit.Author.Name, commit.Author.Email),
 		Message:  commit.Message,
 		Time:     commit.Committer.When,
+		Commit:   raw,
 	}, nil
+}
+
+// rawCommit returns the commit object h of repo as Git stores it, the
+// very bytes its hash and signature are made of.
+func rawCommit(repo *git.Repository, h plumbing.Hash) ([]byte, error) {
+	obj, err := repo.Storer.EncodedObject(plumbing.CommitObject, h)
+	if err != nil {
+		return nil, fmt.Errorf("read commit %s: %w", h, err)
+	}
+	rd, err := obj.Reader()
+	if err != nil {
+		return nil, fmt.Errorf("read commit %s: %w", h, err)
+	}
+	defer rd.Close()
+	return io.ReadAll(rd)
 }
 
 // readFile returns the regular file at p in commit, refusing files
@@ -494,11 +519,12 @@ func (s *Source) Cached() (Snapshot, error) {
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("%w: commit %s: %v", ErrNoCache, ref.Hash(), err)
 	}
-	snap, err := s.read(commit)
+	snap, err := s.read(repo, commit)
 	if err != nil {
 		return Snapshot{}, err
 	}
 	s.last = snap
 	snap.Data = bytes.Clone(snap.Data)
+	snap.Commit = bytes.Clone(snap.Commit)
 	return snap, nil
 }

@@ -7,15 +7,18 @@
 //
 // An Intake holds the one memory of revisions: the last good one, the
 // newest bad one, and the last source error reported. A bad revision is
-// one whose file does not parse or validate (refused as InvalidConfig),
-// or is missing or too large (a *gitsource.RevisionError, refused as
-// SourceUnavailable). It is refused once: while the branch stays on it,
-// a Sync only lists the remote's refs (Source.Head), neither fetching
-// nor parsing it again. An unreachable remote is reported once per
+// one whose commit is not signed by a trusted key when signatures are
+// verified (Config.Verify; refused as UntrustedRevision, before its file
+// is parsed), whose file does not parse or validate (refused as
+// InvalidConfig), or is missing or too large (a *gitsource.RevisionError,
+// refused as SourceUnavailable). It is refused once: while the branch
+// stays on it, a Sync only lists the remote's refs (Source.Head),
+// neither fetching, verifying nor parsing it again. An unreachable remote is reported once per
 // distinct error and again after a recovery. Before any revision is
 // known, a Sync that cannot fetch starts from the revision in the
 // on-disk cache (Source.Cached), so that a restart during a Git outage
-// keeps the stores it last fetched.
+// keeps the stores it last fetched; that revision too must pass
+// Config.Verify.
 package intake
 
 import (
@@ -23,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,6 +39,9 @@ import (
 const (
 	ReasonInvalidConfig     = "InvalidConfig"
 	ReasonSourceUnavailable = "SourceUnavailable"
+	// ReasonUntrustedRevision: the commit carries no valid signature by
+	// a trusted key (Config.Verify).
+	ReasonUntrustedRevision = "UntrustedRevision"
 )
 
 // Source is where revisions come from; *gitsource.Source is one.
@@ -81,8 +88,9 @@ type Hooks struct {
 	// Fetched observes each look at the remote: how long it took and
 	// how it failed (nil: it did not), a context cancelled included.
 	Fetched func(took time.Duration, err error)
-	// Refused is told of each revision refused because its stores.yaml
-	// does not parse or validate, once, after Target.Refuse.
+	// Refused is told of each revision refused because its commit is
+	// not trusted (Config.Verify) or its stores.yaml does not parse or
+	// validate, once, after Target.Refuse.
 	Refused func(revision string, refusal *reconcile.Refusal)
 	// Picked is told of the revision about to be handed to
 	// Target.Apply.
@@ -100,6 +108,12 @@ type Config struct {
 	Describe string
 	// Limits bound the stores file; see render.Parse.
 	Limits render.Limits
+	// Verify, when set, judges the commit of each new revision before
+	// its file is parsed: a revision it fails is refused
+	// (ReasonUntrustedRevision, with its error as the message), once,
+	// and never applied. (*gitsource.KeyRing).Verify is one. Nil: every
+	// commit is trusted.
+	Verify func(gitsource.Snapshot) error
 	Hooks  Hooks
 	// Log may be nil.
 	Log *slog.Logger
@@ -199,16 +213,32 @@ func (in *Intake) take(ctx context.Context, trigger string) (held *reconcile.Ref
 	case in.last != nil && snap.Revision == in.last.snap.Revision:
 		return nil, true // in force already: parsed once
 	}
+	if err := in.verify(snap); err != nil {
+		return in.refuse(snap.Revision, trigger, untrustedRefusal(snap, err)), true
+	}
 	cfg, err := in.parse(snap.Path, snap.Data, in.cfg.Limits)
 	if err != nil {
-		refusal := invalidRefusal(snap, err)
-		in.bad = badRevision{revision: snap.Revision, refusal: refusal}
-		in.cfg.Target.Refuse(snap.Revision, trigger, refusal)
-		in.cfg.Hooks.Refused(snap.Revision, refusal)
-		return refusal, true
+		return in.refuse(snap.Revision, trigger, invalidRefusal(snap, err)), true
 	}
 	in.last = &revision{snap: snap, cfg: cfg}
 	return nil, true
+}
+
+// verify judges snap's commit with Config.Verify, if set.
+func (in *Intake) verify(snap gitsource.Snapshot) error {
+	if in.cfg.Verify == nil {
+		return nil
+	}
+	return in.cfg.Verify(snap)
+}
+
+// refuse remembers revision as the bad one, reports it, and returns
+// refusal.
+func (in *Intake) refuse(revision, trigger string, refusal *reconcile.Refusal) *reconcile.Refusal {
+	in.bad = badRevision{revision: revision, refusal: refusal}
+	in.cfg.Target.Refuse(revision, trigger, refusal)
+	in.cfg.Hooks.Refused(revision, refusal)
+	return refusal
 }
 
 // fetch returns the file at the head of the branch. While the branch
@@ -260,6 +290,10 @@ func (in *Intake) fromCache() {
 		}
 		return
 	}
+	if err := in.verify(snap); err != nil {
+		in.log.Warn("the cached revision is not trusted", "revision", short(snap.Revision), "error", err)
+		return
+	}
 	cfg, err := in.parse(snap.Path, snap.Data, in.cfg.Limits)
 	if err != nil {
 		in.log.Warn("the cached revision is not valid", "revision", short(snap.Revision), "error", err)
@@ -289,6 +323,19 @@ func (in *Intake) handOver(ctx context.Context, trigger string, held *reconcile.
 		ConfirmDeletions: h.ConfirmsDeletions(rev.snap.Revision), Held: held,
 	})
 	h.Applied(rec, err)
+}
+
+// untrustedRefusal describes a commit Config.Verify refused; the
+// message names the commit (gitsource.UntrustedError does already).
+func untrustedRefusal(snap gitsource.Snapshot, err error) *reconcile.Refusal {
+	msg := err.Error()
+	if !strings.Contains(msg, short(snap.Revision)) {
+		msg = fmt.Sprintf("revision %s is not trusted: %s", short(snap.Revision), msg)
+	}
+	return &reconcile.Refusal{
+		Reason:  ReasonUntrustedRevision,
+		Message: msg + "; the last good revision stays applied",
+	}
 }
 
 // invalidRefusal describes a stores.yaml that does not parse or validate.

@@ -129,7 +129,7 @@ type SyncRecord struct {
 
 // Refusal is a sync that applied nothing, and why.
 type Refusal struct {
-	Reason string `json:"reason"` // "InvalidConfig", "MassDeletion", "SourceUnavailable"
+	Reason string `json:"reason"` // "InvalidConfig", "MassDeletion", "SourceUnavailable", "UntrustedRevision"
 	// Message is one line for people.
 	Message string `json:"message"`
 	// Errors are the located problems of an invalid file, one a line

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/storeops/storeops/gitsource"
+	"github.com/storeops/storeops/intake"
 	"github.com/storeops/storeops/reconcile"
 	"github.com/storeops/storeops/render"
 )
@@ -50,7 +52,11 @@ func (f *oneShotFlags) load(ctx context.Context, log *slog.Logger) (revision, er
 	if err != nil {
 		return revision{}, err
 	}
-	return fetchRevision(ctx, src, f.source.limits)
+	verify, err := f.source.verifier(log)
+	if err != nil {
+		return revision{}, err
+	}
+	return fetchRevision(ctx, src, f.source.limits, verify)
 }
 
 func (f *oneShotFlags) logger(stderr io.Writer) (*slog.Logger, error) {
@@ -113,6 +119,8 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch {
 	case errors.As(err, &guard):
 		out.Refused = &reconcile.Refusal{Reason: "MassDeletion", Message: guard.Error()}
+	case errors.Is(err, gitsource.ErrUntrusted):
+		out.Refused = &reconcile.Refusal{Reason: intake.ReasonUntrustedRevision, Message: err.Error()}
 	case err != nil:
 		if errs := render.Errors(err); errs != nil {
 			for _, e := range errs {

@@ -156,6 +156,10 @@ func newDaemon(cfg serveConfig, log *slog.Logger) (*daemon, error) {
 	if d.src, err = cfg.source.source(log); err != nil {
 		return nil, err
 	}
+	verify, err := cfg.source.verifier(log)
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if d.engine, err = cfg.engine.engine(ctx, log, true); err != nil {
@@ -170,6 +174,7 @@ func newDaemon(cfg serveConfig, log *slog.Logger) (*daemon, error) {
 		Target:   reconcilerTarget{d.rec},
 		Describe: cfg.source.describe(),
 		Limits:   cfg.source.limits,
+		Verify:   verify,
 		Log:      log,
 		Hooks: intake.Hooks{
 			Leading: func() context.Context {

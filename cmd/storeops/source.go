@@ -24,6 +24,9 @@ type sourceFlags struct {
 	// getenv, when set, replaces os.Getenv for the credentials'
 	// environment variables.
 	getenv func(string) string
+	// verifySignatures names the ASCII-armored OpenPGP keyring whose
+	// signatures the head commit must carry; "" verifies nothing.
+	verifySignatures string
 }
 
 func (f *sourceFlags) register(fs *flag.FlagSet) {
@@ -38,6 +41,7 @@ func (f *sourceFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.auth.SSHKeyFile, "git-ssh-key-file", "", "SSH private key file")
 	fs.StringVar(&f.auth.SSHKeyPassphraseFile, "git-ssh-key-passphrase-file", "", "file holding the SSH key's passphrase (or $"+gitsource.EnvSSHKeyPassphrase+")")
 	fs.StringVar(&f.auth.KnownHostsFile, "git-known-hosts-file", "", "known_hosts file for SSH (required with an SSH key)")
+	fs.StringVar(&f.verifySignatures, "verify-signatures", "", "ASCII-armored OpenPGP public keyring (gpg --export --armor KEYID): apply only commits signed by one of its keys")
 	fs.IntVar(&f.limits.MaxStores, "max-stores", render.DefaultMaxStores, "most stores stores.yaml may declare")
 	fs.IntVar(&f.limits.MaxBytes, "max-bytes", render.DefaultMaxBytes, "largest stores.yaml accepted, in bytes")
 }
@@ -71,6 +75,23 @@ func (f *sourceFlags) source(log *slog.Logger) (*gitsource.Source, error) {
 	}, log)
 }
 
+// verifier returns the check of the head commit's signature that
+// --verify-signatures asks for, nil when it is not set. A keyring that
+// cannot be read is an error naming the file.
+func (f *sourceFlags) verifier(log *slog.Logger) (func(gitsource.Snapshot) error, error) {
+	if f.verifySignatures == "" {
+		return nil, nil
+	}
+	keys, err := gitsource.ReadKeyRing(f.verifySignatures)
+	if err != nil {
+		return nil, fmt.Errorf("--verify-signatures: %w", err)
+	}
+	if log != nil {
+		log.Info("applying only commits signed by a trusted key", "keyring", f.verifySignatures, "keys", keys.Fingerprints())
+	}
+	return keys.Verify, nil
+}
+
 // describe is the source for the status: URL, branch and path.
 func (f *sourceFlags) describe() string {
 	return fmt.Sprintf("%s (branch %s, %s)", redactURL(f.url), f.branch, f.path)
@@ -82,11 +103,17 @@ type revision struct {
 	cfg  *render.Config
 }
 
-// fetchRevision fetches the branch head and parses its stores.yaml.
-func fetchRevision(ctx context.Context, src *gitsource.Source, limits render.Limits) (revision, error) {
+// fetchRevision fetches the branch head, checks its commit with verify
+// (when not nil) and parses its stores.yaml.
+func fetchRevision(ctx context.Context, src *gitsource.Source, limits render.Limits, verify func(gitsource.Snapshot) error) (revision, error) {
 	snap, err := src.Fetch(ctx)
 	if err != nil {
 		return revision{}, err
+	}
+	if verify != nil {
+		if err := verify(snap); err != nil {
+			return revision{snap: snap}, err
+		}
 	}
 	cfg, err := render.Parse(snap.Path, snap.Data, limits)
 	return revision{snap: snap, cfg: cfg}, err

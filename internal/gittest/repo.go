@@ -2,13 +2,17 @@ package gittest
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/storeops/storeops/internal/devgit"
 )
 
@@ -45,7 +49,7 @@ func (s *Server) NewRepo(tb testing.TB, name string, files map[string]string) *R
 	r.git(tb, r.Dir, "config", "http.receivepack", "true")
 	r.git(tb, "", "init", "--quiet", "--initial-branch=main", r.work)
 	r.git(tb, r.work, "remote", "add", "origin", r.Dir)
-	r.writeAndPush(tb, "main", files, nil, "Initial commit")
+	r.writeAndPush(tb, "main", files, nil, "Initial commit", nil)
 	return r
 }
 
@@ -64,13 +68,23 @@ func (r *Repo) Commit(tb testing.TB, files map[string]string, msg string) string
 // from main.
 func (r *Repo) CommitTo(tb testing.TB, branch string, files map[string]string, msg string) string {
 	tb.Helper()
-	return r.writeAndPush(tb, branch, files, nil, msg)
+	return r.writeAndPush(tb, branch, files, nil, msg, nil)
+}
+
+// CommitSigned is Commit with a commit signed by sign, which is handed
+// the commit as it is signed (its object without the signature) and
+// returns the ASCII-armored signature to attach (Signer.Sign is one). A
+// sign returning something other than the signature of payload makes a
+// commit whose signature does not match it.
+func (r *Repo) CommitSigned(tb testing.TB, files map[string]string, msg string, sign func(payload []byte) string) string {
+	tb.Helper()
+	return r.writeAndPush(tb, "main", files, nil, msg, sign)
 }
 
 // Remove deletes paths on branch in one commit and returns its SHA-1.
 func (r *Repo) Remove(tb testing.TB, branch, msg string, paths ...string) string {
 	tb.Helper()
-	return r.writeAndPush(tb, branch, nil, paths, msg)
+	return r.writeAndPush(tb, branch, nil, paths, msg, nil)
 }
 
 // Head returns the commit branch points to, or "" when it does not exist.
@@ -115,7 +129,7 @@ func (r *Repo) Message(tb testing.TB, rev string) string {
 	return r.git(tb, "", "--git-dir", r.Dir, "log", "-1", "--format=%B", rev)
 }
 
-func (r *Repo) writeAndPush(tb testing.TB, branch string, files map[string]string, remove []string, msg string) string {
+func (r *Repo) writeAndPush(tb testing.TB, branch string, files map[string]string, remove []string, msg string, sign func([]byte) string) string {
 	tb.Helper()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -141,7 +155,11 @@ func (r *Repo) writeAndPush(tb testing.TB, branch string, files map[string]strin
 		r.git(tb, r.work, "rm", "--quiet", "--", p)
 	}
 	r.git(tb, r.work, "add", "--all")
-	r.git(tb, r.work, "commit", "--quiet", "--allow-empty", "-m", msg)
+	if sign == nil {
+		r.git(tb, r.work, "commit", "--quiet", "--allow-empty", "-m", msg)
+	} else {
+		r.commitSigned(tb, msg, sign)
+	}
 	r.git(tb, r.work, "push", "--quiet", "origin", "HEAD:refs/heads/"+branch)
 	return strings.TrimSpace(r.git(tb, r.work, "rev-parse", "HEAD"))
 }
@@ -171,4 +189,49 @@ func (r *Repo) run(dir string, args ...string) (string, error) {
 	cmd.Stderr = &buf
 	err := cmd.Run()
 	return buf.String(), err
+}
+
+// commitSigned commits the index of the work tree on its branch, with
+// the signature sign makes.
+func (r *Repo) commitSigned(tb testing.TB, msg string, sign func([]byte) string) {
+	tb.Helper()
+	now := time.Now()
+	c := &object.Commit{
+		Author:    object.Signature{Name: AuthorName, Email: AuthorEmail, When: now},
+		Committer: object.Signature{Name: AuthorName, Email: AuthorEmail, When: now},
+		Message:   msg + "\n",
+		TreeHash:  plumbing.NewHash(strings.TrimSpace(r.git(tb, r.work, "write-tree"))),
+	}
+	if parent, err := r.run(r.work, "rev-parse", "--verify", "--quiet", "HEAD"); err == nil {
+		c.ParentHashes = []plumbing.Hash{plumbing.NewHash(strings.TrimSpace(parent))}
+	}
+	payload := &plumbing.MemoryObject{}
+	if err := c.EncodeWithoutSignature(payload); err != nil {
+		tb.Fatalf("gittest: encode commit: %v", err)
+	}
+	c.PGPSignature = sign(objectBytes(tb, payload))
+	signed := &plumbing.MemoryObject{}
+	if err := c.Encode(signed); err != nil {
+		tb.Fatalf("gittest: encode commit: %v", err)
+	}
+	file := filepath.Join(r.home, "commit")
+	if err := os.WriteFile(file, objectBytes(tb, signed), 0o644); err != nil {
+		tb.Fatalf("gittest: %v", err)
+	}
+	hash := strings.TrimSpace(r.git(tb, r.work, "hash-object", "-t", "commit", "-w", file))
+	r.git(tb, r.work, "update-ref", "HEAD", hash)
+}
+
+func objectBytes(tb testing.TB, o plumbing.EncodedObject) []byte {
+	tb.Helper()
+	rd, err := o.Reader()
+	if err != nil {
+		tb.Fatalf("gittest: %v", err)
+	}
+	defer rd.Close()
+	data, err := io.ReadAll(rd)
+	if err != nil {
+		tb.Fatalf("gittest: %v", err)
+	}
+	return data
 }

@@ -140,6 +140,8 @@ func reasonText(reason string) string {
 		return "mass-deletion guard"
 	case "SourceUnavailable":
 		return "Git source unavailable"
+	case "UntrustedRevision":
+		return "commit not signed by a trusted key"
 	}
 	return reason
 }
@@ -154,6 +156,8 @@ func reasonHelp(reason string) string {
 		return kept + " The new revision would delete too many stores at once; an operator must confirm it explicitly."
 	case "SourceUnavailable":
 		return kept + " storeops cannot fetch the stores repository; it keeps retrying."
+	case "UntrustedRevision":
+		return kept + " Only commits signed by a key of the --verify-signatures keyring are applied: push a signed commit (git commit -S) on top."
 	}
 	return kept
 }
