@@ -51,7 +51,9 @@ func (r *Reconciler) Run(ctx context.Context) {
 		keys = append(keys, name)
 	}
 	for _, k := range keys {
-		q.Add(k)
+		if r.owns(k) {
+			q.Add(k)
+		}
 	}
 
 	var wg sync.WaitGroup
@@ -147,6 +149,49 @@ func (r *Reconciler) Enqueue(store string) {
 	}
 }
 
+// EnqueueMatching queues every store the revision in force declares or
+// the caches show for which match is true: call it when this replica
+// takes over stores (a shard it acquired).
+func (r *Reconciler) EnqueueMatching(match func(store string) bool) {
+	r.mu.Lock()
+	q := r.queue
+	var keys []string
+	if q != nil && r.inForce != nil {
+		for name := range r.inForce {
+			if match(name) {
+				keys = append(keys, name)
+			}
+		}
+	}
+	r.mu.Unlock()
+	if q == nil {
+		return
+	}
+	for name := range r.observer.Observe().Stores {
+		if match(name) {
+			keys = append(keys, name)
+		}
+	}
+	for _, k := range keys {
+		q.Add(k)
+	}
+}
+
+// Busy reports whether a worker is acting on a store for which match is
+// true: a replica handing stores over stops Owns from saying yes for them,
+// then waits until Busy is false. A worker marks its store busy before it
+// asks Owns, so that no worker can start on one after Busy said false.
+func (r *Reconciler) Busy(match func(store string) bool) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for name := range r.processing {
+		if match(name) {
+			return true
+		}
+	}
+	return false
+}
+
 // next says when to look at a store again.
 type next struct {
 	wait  bool          // soon: the caches do not show the last action yet
@@ -170,6 +215,15 @@ func (r *Reconciler) process(ctx context.Context, name string) (n next) {
 		r.mu.Unlock()
 		return next{} // nothing accepted yet: no store is known to be wanted or not
 	}
+	r.processing[name] = true // before asking Owns: see Busy
+	r.mu.Unlock()
+	if !r.owns(name) {
+		r.mu.Lock()
+		delete(r.processing, name)
+		r.mu.Unlock()
+		return next{} // another replica's now: its shard moved
+	}
+	r.mu.Lock()
 	d, revision, policy := r.inForce[name], r.forceRev, r.policyLocked(now)
 	exp, expecting := r.expect[name]
 	r.busy++
@@ -177,6 +231,7 @@ func (r *Reconciler) process(ctx context.Context, name string) (n next) {
 	defer func() {
 		r.mu.Lock()
 		r.busy--
+		delete(r.processing, name)
 		r.dirty[name] = true
 		r.mu.Unlock()
 		r.changed() // Syncing may have ended

@@ -64,6 +64,15 @@ type Reconciler struct {
 	Events EventRecorder
 	// Clock returns the time; tests may replace it.
 	Clock func() time.Time
+	// Owns, when set, says whether this replica acts on a store now (it
+	// holds the store's shard): Accept queues and workers act on only
+	// those; the others are some other replica's. The mass-deletion guard
+	// still judges each revision as a whole. Nil: every store is ours.
+	Owns func(store string) bool
+	// Shards and ReplicaOf, when set, describe the shard group in the
+	// status (serve --shards).
+	Shards    func() *ShardView
+	ReplicaOf func(store string) string
 	// StatusRefresh bounds how long a store's status may go without being
 	// derived again when nothing names the store (a retry's countdown is
 	// derived from the time).
@@ -95,7 +104,8 @@ type Reconciler struct {
 	prev       map[string]StoreStatus
 	queue      storeQueue // nil unless Run is running
 	busy       int        // stores being acted on
-	publishing *Signal    // set while Run publishes in the background
+	processing map[string]bool
+	publishing *Signal // set while Run publishes in the background
 	// urgent holds the stores the newest accepted revision changed: they
 	// go first in the queue.
 	urgent atomic.Pointer[map[string]bool]
@@ -116,7 +126,7 @@ func New(observer Observation, applier Applier, board *Board, log *slog.Logger) 
 		blocked: map[string]string{}, stalled: map[string]string{}, Instance: DefaultInstance,
 		pending: map[*SyncRecord]map[string]bool{}, owner: map[string]*SyncRecord{},
 		expect: map[string]expectation{}, shown: map[string]*render.Desired{}, repeats: map[string]string{},
-		dirty: map[string]bool{},
+		dirty: map[string]bool{}, processing: map[string]bool{},
 	}
 }
 
@@ -189,8 +199,10 @@ func (r *Reconciler) accept(in SyncInput) (*SyncRecord, []string, error) {
 	keys := make([]string, 0, len(actions))
 	planned := make(map[string]bool, len(actions))
 	for _, a := range actions {
-		keys = append(keys, a.Store)
 		planned[a.Store] = true
+		if r.owns(a.Store) {
+			keys = append(keys, a.Store)
+		}
 	}
 	r.mu.Lock()
 	changed := changedStores(r.inForce, byName)
@@ -216,6 +228,9 @@ func (r *Reconciler) accept(in SyncInput) (*SyncRecord, []string, error) {
 	}
 	return rec, keys, nil
 }
+
+// owns reports whether this replica acts on store now (see Owns).
+func (r *Reconciler) owns(store string) bool { return r.Owns == nil || r.Owns(store) }
 
 // isUrgent reports whether the newest accepted revision changed store.
 func (r *Reconciler) isUrgent(store string) bool {
@@ -681,6 +696,9 @@ func (r *Reconciler) snapshotLocked(now time.Time) *Snapshot {
 	}
 	for _, rec := range r.history {
 		snap.History = append(snap.History, copyRecord(rec))
+	}
+	if r.Shards != nil {
+		snap.Shards = r.Shards()
 	}
 	return snap
 }

@@ -91,6 +91,9 @@ type StoreStatus struct {
 	Workloads       []Workload `json:"workloads"`
 	URLs            URLs       `json:"urls"`
 	Since           time.Time  `json:"since"` // when Phase last changed
+	// Replica is the replica acting on the store when the replicas share
+	// the stores (serve --shards): the holder of its shard.
+	Replica string `json:"replica,omitempty"`
 }
 
 // URLs of a store's public pages.
@@ -156,6 +159,20 @@ type Snapshot struct {
 	// applied.
 	Refused   *Refusal  `json:"refused,omitempty"`
 	Generated time.Time `json:"generated"`
+	// Shards is set when the replicas share the stores (serve --shards).
+	Shards *ShardView `json:"shards,omitempty"`
+}
+
+// ShardView is this replica's part of a fleet sharded between replicas.
+type ShardView struct {
+	// Member is this replica's id in the shard group.
+	Member string `json:"member"`
+	// Shards is the number of shards.
+	Shards int `json:"shards"`
+	// Members are the replicas seen alive.
+	Members []string `json:"members"`
+	// Held are the shards this replica acts on now.
+	Held []int `json:"held"`
 }
 
 // Store returns the status of the named store.

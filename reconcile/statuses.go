@@ -16,6 +16,9 @@ func (r *Reconciler) storeStatus(d *render.Desired, o *ObservedStore, now time.T
 		Namespace: s.Namespace(), Declared: true, Workloads: []Workload{}, URLs: urls(s),
 		LastAction: r.lastAction[s.Name],
 	}
+	if r.ReplicaOf != nil {
+		st.Replica = r.ReplicaOf(s.Name)
+	}
 	if st.LastAction != nil {
 		st.LastError = st.LastAction.Error
 	}

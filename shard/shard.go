@@ -83,9 +83,9 @@ const (
 const (
 	// GroupLabel carries the Prefix on every Lease of the group; members
 	// watch the Leases with this label.
-	GroupLabel = "storeops.io/shard-group"
+	GroupLabel = "storeops.dev/shard-group"
 	// RoleLabel is "member" on member Leases and "shard" on shard Leases.
-	RoleLabel = "storeops.io/shard-role"
+	RoleLabel = "storeops.dev/shard-role"
 )
 
 // ErrNotOwner is wrapped by the errors of the fenced transport (Wrap) for

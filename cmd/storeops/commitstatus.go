@@ -88,7 +88,7 @@ func (d *daemon) statusRefused(revision string, refusal *reconcile.Refusal) {
 // afterSync reports a sync: the commit status, and a new scan of the
 // plan previews (the cluster changed).
 func (d *daemon) afterSync(rec reconcile.SyncRecord) {
-	if d.status != nil {
+	if d.status != nil && (d.shard == nil || d.leading.Load() != nil) { // sharded: the leader reports for all
 		d.status.Synced(rec)
 	}
 	if d.preview != nil {

@@ -25,6 +25,10 @@ type engineFlags struct {
 	instance       string
 	lease          leaseFlags
 	storeRole      storeRoleFlags
+	// shards > 0 (serve --shards) makes this process a member of the
+	// instance's shard group: its applier is fenced by the shard Leases,
+	// not the leader Lease.
+	shards int
 }
 
 // leaseFlags name the leader Lease, which serve and sync --once share: one
@@ -79,6 +83,8 @@ type engine struct {
 	flags *engineFlags
 	// events records Kubernetes Events through the fenced client.
 	events *reconcile.KubeEvents
+	// shard is set with --shards: the stores this replica acts on.
+	shard *sharding
 }
 
 // engine wires the reconciler to the cluster. With createKey, the instance
@@ -110,7 +116,14 @@ func (f *engineFlags) engine(ctx context.Context, log *slog.Logger, createKey bo
 	})
 	// The applier's requests pass the fence; the informers' do not need to.
 	applyCfg := rest.CopyConfig(e.restCfg)
-	applyCfg.Wrap(e.fence.Wrap)
+	if f.shards > 0 {
+		if e.shard, err = newSharding(e.restCfg, f, f.shards, func() *reconcile.Reconciler { return e.rec }); err != nil {
+			return nil, err
+		}
+		applyCfg.Wrap(e.shard.m.Wrap) // writes to a store's namespace only while its shard is held
+	} else {
+		applyCfg.Wrap(e.fence.Wrap)
+	}
 	applyClient, err := kubernetes.NewForConfig(applyCfg)
 	if err != nil {
 		return nil, err
@@ -142,6 +155,9 @@ func (f *engineFlags) engine(ctx context.Context, log *slog.Logger, createKey bo
 		return nil, err
 	}
 	e.rec.Workers = f.workers
+	if e.shard != nil {
+		e.rec.Owns, e.rec.Shards, e.rec.ReplicaOf = e.shard.owns, e.shard.shardView, e.shard.replicaOf
+	}
 	e.rec.Policy.MaxDeleteShare = f.maxDeleteShare
 	e.rec.Policy.StuckAfter = f.stuckAfter
 	e.rec.Policy.ReadyTimeout = f.readyTimeout

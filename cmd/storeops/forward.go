@@ -78,7 +78,7 @@ func (d *daemon) watchSyncRequests(ctx context.Context) {
 		}
 		var req syncRequest
 		_ = json.Unmarshal([]byte(v), &req)
-		if d.leading.Load() != nil {
+		if d.leading.Load() != nil || d.shard != nil { // sharded: every replica takes the revision
 			d.trigger("forwarded " + req.Reason)
 		}
 	}
@@ -95,7 +95,7 @@ func (d *daemon) watchSyncRequests(ctx context.Context) {
 // request on to the leader.
 func (d *daemon) webTrigger(reason string) {
 	d.trigger(reason)
-	if d.cfg.leaderElect && d.leading.Load() == nil {
-		go d.forward(reason)
+	if d.shard != nil || (d.cfg.leaderElect && d.leading.Load() == nil) {
+		go d.forward(reason) // sharded: to every other replica
 	}
 }

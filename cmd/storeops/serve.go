@@ -44,6 +44,7 @@ type serveConfig struct {
 	webhookSecretFiles map[gitsource.Provider]*string
 
 	leaderElect bool
+	shards      int
 
 	pprofListen string
 
@@ -65,6 +66,7 @@ func (c *serveConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.webhooks, "webhooks", "", "webhook receivers to enable, at /hooks/<provider> (default: every provider with a secret)")
 	fs.StringVar(&c.webhookSecretFile, "webhook-secret-file", "", "deprecated: one secret (or $"+EnvWebhookSecret+") for the receivers --webhooks names that have none of their own")
 	fs.BoolVar(&c.leaderElect, "leader-elect", true, "elect a leader with a Lease so that only one replica applies")
+	fs.IntVar(&c.shards, "shards", 0, "split the stores between the replicas in this many shards: every replica applies the stores of the shards it holds (one Lease a shard); 0: the leader applies every store; every replica must have the same value")
 	fs.StringVar(&c.pprofListen, "pprof-listen", "", "loopback address serving Go's runtime profiles at /debug/pprof/ (default: none)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "text or json")
@@ -162,6 +164,11 @@ func newDaemon(cfg serveConfig, log *slog.Logger) (*daemon, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	if cfg.shards < 0 {
+		return nil, errors.New("-shards must not be negative")
+	}
+	cfg.engine.shards = cfg.shards
+	d.cfg.engine.shards = cfg.shards
 	if d.engine, err = cfg.engine.engine(ctx, log, true); err != nil {
 		return nil, err
 	}
@@ -178,6 +185,9 @@ func newDaemon(cfg serveConfig, log *slog.Logger) (*daemon, error) {
 		Log:      log,
 		Hooks: intake.Hooks{
 			Leading: func() context.Context {
+				if d.shard != nil {
+					return d.serveCtx // every replica acts on its shards
+				}
 				if p := d.leading.Load(); p != nil {
 					return *p
 				}
@@ -318,6 +328,12 @@ func (d *daemon) run(ctx context.Context) error {
 	// it is given back only then.
 	electCtx, endElection := context.WithCancel(context.WithoutCancel(ctx))
 	defer endElection()
+	if d.shard != nil {
+		d.startShards(ctx)
+		if !d.cfg.leaderElect {
+			go d.watchSyncRequests(ctx) // a webhook on any replica reaches all
+		}
+	}
 	if d.cfg.leaderElect {
 		go d.watchSyncRequests(ctx)
 		wg.Add(1)
@@ -359,6 +375,11 @@ func (d *daemon) lead(ctx context.Context) {
 	d.fence.Hold(ctx)
 	d.leading.Store(&ctx)
 	d.rec.SetLeader(true)
+	if d.shard != nil { // the workers run on every replica (startShards)
+		d.log.Info("leading: this replica posts commit statuses and plan previews")
+		d.trigger("leader elected")
+		return
+	}
 	d.log.Info("leading: this replica applies changes")
 	work, stop := context.WithCancel(ctx)
 	unhook := context.AfterFunc(d.serveCtx, stop)
@@ -377,6 +398,10 @@ func (d *daemon) lead(ctx context.Context) {
 func (d *daemon) follow() {
 	d.fence.Close()
 	d.leading.Store(nil)
+	if d.shard != nil && d.serveCtx.Err() == nil {
+		d.rec.SetLeader(false) // the workers go on with this replica's shards
+		return
+	}
 	d.workers.Wait()
 	d.rec.SetLeader(false)
 }

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/storeops/storeops/reconcile"
+	"github.com/storeops/storeops/render"
+	"github.com/storeops/storeops/shard"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+)
+
+// sharding splits the stores between the replicas of serve (--shards):
+// every replica applies, each only the stores of the shards whose Lease
+// it holds (package shard). The leader Lease still elects one replica for
+// what must be done once: commit statuses, plan previews.
+type sharding struct {
+	m   *shard.Member
+	rec func() *reconcile.Reconciler
+
+	mu       sync.Mutex
+	draining map[int]bool // shards being handed over: no new work
+
+	// view is the member's status as last read (see watch): the status
+	// reads it under the reconciler's lock, which the member's own locks
+	// must never wait on.
+	view atomic.Pointer[shard.Status]
+}
+
+// watch keeps view fresh until ctx ends.
+func (s *sharding) watch(ctx context.Context) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		st := s.m.Status()
+		s.view.Store(&st)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// shardView is the reconciler's Shards.
+func (s *sharding) shardView() *reconcile.ShardView {
+	st := s.view.Load()
+	if st == nil {
+		return &reconcile.ShardView{Member: s.m.ID(), Shards: s.m.Shards()}
+	}
+	return &reconcile.ShardView{Member: st.ID, Shards: st.Shards, Members: st.Members, Held: st.Held}
+}
+
+// replicaOf is the reconciler's ReplicaOf: the holder of the store's
+// shard as last seen.
+func (s *sharding) replicaOf(store string) string {
+	st := s.view.Load()
+	if k := s.m.ShardOf(store); st != nil && k < len(st.Holders) {
+		return st.Holders[k]
+	}
+	return ""
+}
+
+// newSharding makes this process a member of the instance's shard group.
+// Its Leases go through a client of their own (not the fenced applier's),
+// rate-limited for a renewal of every shard each interval.
+func newSharding(cfg *rest.Config, f *engineFlags, shards int, rec func() *reconcile.Reconciler) (*sharding, error) {
+	leaseCfg := rest.CopyConfig(cfg)
+	leaseCfg.QPS, leaseCfg.Burst = float32(max(20, 2*shards)), max(40, 4*shards)
+	client, err := kubernetes.NewForConfig(leaseCfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &sharding{rec: rec, draining: map[int]bool{}}
+	prefix := strings.TrimSuffix(f.leaseName(), "-leader")
+	s.m, err = shard.New(shard.Config{
+		Client:           client,
+		Namespace:        f.lease.namespace,
+		Prefix:           prefix,
+		ID:               newIdentity(),
+		Shards:           shards,
+		OnAcquire:        s.acquired,
+		Drain:            s.drain,
+		StoreOfNamespace: storeOfNamespace,
+	})
+	return s, err
+}
+
+// storeOfNamespace maps a store namespace to its store.
+func storeOfNamespace(ns string) (string, bool) {
+	name, ok := strings.CutPrefix(ns, render.NamespacePrefix)
+	return name, ok && name != ""
+}
+
+// owns is the reconciler's Owns: the shard's Lease is held and the shard
+// is not being handed over.
+func (s *sharding) owns(store string) bool {
+	k := s.m.ShardOf(store)
+	s.mu.Lock()
+	draining := s.draining[k]
+	s.mu.Unlock()
+	return !draining && s.m.OwnsShard(k)
+}
+
+// acquired queues every store of shard k: this replica acts on them now.
+func (s *sharding) acquired(k int) {
+	s.mu.Lock()
+	delete(s.draining, k)
+	s.mu.Unlock()
+	if r := s.rec(); r != nil {
+		r.EnqueueMatching(func(store string) bool { return s.m.ShardOf(store) == k })
+	}
+}
+
+// drain stops new work on shard k and waits for the work in flight.
+func (s *sharding) drain(ctx context.Context, k int) {
+	s.mu.Lock()
+	s.draining[k] = true
+	s.mu.Unlock()
+	r := s.rec()
+	if r == nil {
+		return
+	}
+	inShard := func(store string) bool { return s.m.ShardOf(store) == k }
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for r.Busy(inShard) {
+		select {
+		case <-ctx.Done():
+			return // the fence closes anyway: what is still running cannot write
+		case <-tick.C:
+		}
+	}
+}
+
+// startShards runs this replica's shard membership and its workers until
+// ctx ends: the workers act only on the stores of the shards held. When
+// ctx ends the workers finish their actions, and the member drains and
+// gives back its shards.
+func (d *daemon) startShards(ctx context.Context) {
+	go d.shard.watch(ctx)
+	d.workers.Add(2)
+	go func() {
+		defer d.workers.Done()
+		if err := d.shard.m.Run(ctx); err != nil {
+			d.log.Error("shard membership", "error", err)
+		}
+	}()
+	go func() {
+		defer d.workers.Done()
+		d.rec.Run(ctx)
+	}()
+	d.log.Info("sharded: this replica applies the stores of the shards it holds", "shards", d.shard.m.Shards(), "member", d.shard.m.ID())
+}
