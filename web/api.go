@@ -70,6 +70,9 @@ type Status struct {
 	Stores    int                     `json:"stores"`
 	Phases    map[reconcile.Phase]int `json:"phases"`
 	LastSync  *reconcile.SyncRecord   `json:"lastSync,omitempty"`
+	// Shards is this replica's part when the replicas share the stores
+	// (serve --shards).
+	Shards *reconcile.ShardView `json:"shards,omitempty"`
 }
 
 // Health is the answer of GET /api/v1/health.
@@ -310,7 +313,7 @@ func limitParam(r *http.Request, def, max int) (int, error) {
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	snap := s.cfg.Board.Current()
 	st := Status{
-		Revision: snap.Revision, Source: snap.Source, Syncing: snap.Syncing, Leader: snap.Leader,
+		Revision: snap.Revision, Source: snap.Source, Syncing: snap.Syncing, Leader: snap.Leader, Shards: snap.Shards,
 		Refused: snap.Refused, Generated: snap.Generated, Stores: len(snap.Stores),
 		Phases: map[reconcile.Phase]int{},
 	}

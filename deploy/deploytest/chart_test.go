@@ -258,10 +258,15 @@ func TestRenderDefaults(t *testing.T) {
 		if !slices.Equal(rule.APIGroups, []string{"coordination.k8s.io"}) || !slices.Equal(rule.Resources, []string{"leases"}) {
 			t.Errorf("the namespaced Role grants more than leases, the instance key and the logouts: %+v", rule)
 		}
+		sharding := len(rule.ResourceNames) == 0 && slices.Equal(rule.Verbs, allVerbs) // member and shard Leases of --shards
 		if !slices.Equal(rule.Verbs, []string{"create"}) && !slices.Equal(rule.ResourceNames, []string{"storeops-leader"}) &&
-			!slices.Equal(rule.ResourceNames, []string{"storeops-leader-sync"}) {
-			t.Errorf("lease rule not limited to storeops-leader and storeops-leader-sync: %+v", rule)
+			!slices.Equal(rule.ResourceNames, []string{"storeops-leader-sync"}) && !sharding {
+			t.Errorf("lease rule not limited to storeops-leader, storeops-leader-sync and the shard group: %+v", rule)
 		}
+	}
+	// Two replicas share the stores in 32 shards.
+	if args := strings.Join(d.Spec.Template.Spec.Containers[0].Args, " "); !strings.Contains(args, "--shards=32") {
+		t.Errorf("two replicas without --shards=32: %s", args)
 	}
 	if !strings.Contains(r.notes, "storeops-system/storeops-leader") {
 		t.Errorf("NOTES: %s", r.notes)
@@ -384,8 +389,25 @@ func TestRenderSingleReplicaHasNoPDB(t *testing.T) {
 			t.Errorf("lease rule without leader election: %+v", rule)
 		}
 	}
-	if args := strings.Join(only[*appsv1.Deployment](t, r).Spec.Template.Spec.Containers[0].Args, " "); !strings.Contains(args, "--leader-elect=false") || strings.Contains(args, "--leader-election-namespace") {
+	if args := strings.Join(only[*appsv1.Deployment](t, r).Spec.Template.Spec.Containers[0].Args, " "); !strings.Contains(args, "--leader-elect=false") || strings.Contains(args, "--leader-election-namespace") ||
+		strings.Contains(args, "--shards") {
 		t.Errorf("args %s", args)
+	}
+}
+
+// TestRenderShardingOff: sharding.shards 0 keeps one applier, the Lease
+// holder, and the Lease rules limited to its two Leases.
+func TestRenderShardingOff(t *testing.T) {
+	vals := minimal()
+	vals["sharding"] = map[string]any{"shards": 0}
+	r := mustRender(t, vals)
+	if args := strings.Join(only[*appsv1.Deployment](t, r).Spec.Template.Spec.Containers[0].Args, " "); strings.Contains(args, "--shards") {
+		t.Errorf("--shards with sharding.shards 0: %s", args)
+	}
+	for _, rule := range only[*rbacv1.Role](t, r).Rules {
+		if slices.Contains(rule.Resources, "leases") && len(rule.ResourceNames) == 0 && !slices.Equal(rule.Verbs, []string{"create"}) {
+			t.Errorf("lease rule beyond the leader's Leases without sharding: %+v", rule)
+		}
 	}
 }
 
