@@ -367,25 +367,9 @@ func TestServeLeadsAsServiceAccount(t *testing.T) {
 	srv := gittest.NewServer(t)
 	repo := srv.NewRepo(t, "config", map[string]string{"stores.yaml": "stores: []\n"})
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	out := &syncBuffer{}
-	cmd := exec.Command(binary, append([]string{"serve", "--git-url", repo.URL(), "--listen", addr,
-		"--kubeconfig", inst.kubeconfig, "--leader-election-namespace", inst.ns,
-		"--schedule", "@every 1h", "--log-level", "debug", "--anonymous-reads"}, inst.storeRoleArgs()...)...)
-	cmd.Env = storeopsEnv()
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	began := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	sv := serveAs(t, inst, repo.URL())
+	addr, done, cmd := sv.addr, sv.done, sv.cmd
+	began := sv.began
 	stopped := false
 	defer func() {
 		if !stopped {
@@ -393,7 +377,7 @@ func TestServeLeadsAsServiceAccount(t *testing.T) {
 			<-done
 		}
 		if t.Failed() {
-			t.Logf("storeops serve said:\n%s", out.String())
+			t.Logf("storeops serve said:\n%s", sv.out.String())
 		}
 	}()
 
@@ -459,6 +443,41 @@ func TestServeLeadsAsServiceAccount(t *testing.T) {
 
 // syncBuffer collects what a storeops process prints.
 type syncBuffer = storeopsbin.Output
+
+// served is a storeops serve process running as the chart's
+// ServiceAccount.
+type served struct {
+	addr  string
+	cmd   *exec.Cmd
+	done  chan error // its exit
+	out   *syncBuffer
+	began time.Time
+}
+
+// serveAs starts storeops serve on the repository at url with only the
+// ServiceAccount's token, on a free loopback port; extra are more flags.
+func serveAs(t *testing.T, inst *installed, url string, extra ...string) *served {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &served{addr: ln.Addr().String(), out: &syncBuffer{}, done: make(chan error, 1)}
+	ln.Close()
+	args := append([]string{"serve", "--git-url", url, "--listen", s.addr,
+		"--kubeconfig", inst.kubeconfig, "--leader-election-namespace", inst.ns,
+		"--schedule", "@every 1h", "--log-level", "debug", "--anonymous-reads"}, inst.storeRoleArgs()...)
+	s.cmd = exec.Command(binary, append(args, extra...)...)
+	s.cmd.Env = storeopsEnv()
+	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	s.began = time.Now()
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.done <- s.cmd.Wait() }()
+	return s
+}
 
 // TestServiceAccountIsRefused: what the chart's RBAC must not allow, asked
 // of the API server's authorizer (SubjectAccessReview) and, for a few,
