@@ -40,8 +40,11 @@ image:
 
 # test needs, besides Go and git: the local control plane and Gitea (built
 # from source into .cache on first use) and Chromium (Debian's package).
+# go test starts the packages' tests in the order they are named: the
+# longest first, so that they do not start last and hold the run's end.
+LONG_TEST_PKGS := ./test/chaos ./reconcile ./test/e2e ./internal/testcluster ./deploy/deploytest ./forge
 test: lint devcluster-bin gitea-bin chromium
-	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(LONG_TEST_PKGS) ./...
 
 # gitea-bin builds the Gitea the forge tests run (several minutes cold).
 gitea-bin:
