@@ -155,7 +155,9 @@ bench-cluster: devcluster-bin
 # cluster's) and no random failures (FAILURE_PERCENT off): one store alone
 # (a WooCommerce, then a Medusa store), serve and the client-go reference
 # for BENCH_FLEET_REALISTIC_N (100; 0 leaves them out) new stores, and
-# serve / (one store alone + reference); about ten minutes.
+# serve / (one store alone + reference); about ten minutes. Then the
+# stores shared between 1, 2 and 3 replicas (serve --shards 16):
+# BENCH_FLEET_REPLICAS_N (100; 0 leaves them out) new stores to Ready.
 BENCH_FLEET_N ?= 100
 BENCH_FLEET_REALISTIC_N ?= 100
 BENCH_FLEET_TIME_SCALE ?= 0.5
