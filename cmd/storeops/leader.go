@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
+
+	"github.com/storeops/storeops/shard"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -67,6 +70,12 @@ func (e *engine) takeLease(ctx context.Context, log *slog.Logger) (context.Conte
 				errLeaseHeld, rec.HolderIdentity, lock.Describe(), time.Since(rec.RenewTime.Time).Round(time.Second))
 		}
 	}
+	if members, err := e.liveShardMembers(ctx); err != nil {
+		return nil, nil, err
+	} else if members > 0 {
+		return nil, nil, fmt.Errorf("%w: %d replicas of a sharded `storeops serve` (group %s) apply the stores; not applying. "+
+			"Trigger them with a webhook or `storeops reconcile`, or stop them first", errLeaseHeld, members, e.flags.shardGroup())
+	}
 	runCtx, stop := context.WithCancel(ctx)
 	leading := make(chan context.Context, 1)
 	done := make(chan struct{})
@@ -92,6 +101,35 @@ func (e *engine) takeLease(ctx context.Context, log *slog.Logger) (context.Conte
 	stop()
 	<-done
 	return nil, nil, fmt.Errorf("%w: could not take the leader Lease %s", errLeaseHeld, lock.Describe())
+}
+
+// shardGroup names the shard group of the instance's serve --shards
+// replicas: the leader Lease's name without "-leader".
+func (f *engineFlags) shardGroup() string { return strings.TrimSuffix(f.leaseName(), "-leader") }
+
+// liveShardMembers counts the replicas of a sharded serve whose member
+// Lease is renewed: while there are some, a one-shot run must not apply
+// beside them. Without the right to list Leases there can be none (the
+// members need it too).
+func (e *engine) liveShardMembers(ctx context.Context) (int, error) {
+	list, err := e.client.CoordinationV1().Leases(e.flags.lease.namespace).List(ctx, metav1.ListOptions{
+		LabelSelector: shard.GroupLabel + "=" + e.flags.shardGroup() + "," + shard.RoleLabel + "=member"})
+	if apierrors.IsForbidden(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("list the shard group's Leases: %w", err)
+	}
+	n := 0
+	for _, l := range list.Items {
+		if l.Spec.RenewTime == nil || l.Spec.LeaseDurationSeconds == nil || l.Spec.HolderIdentity == nil || *l.Spec.HolderIdentity == "" {
+			continue
+		}
+		if time.Now().Before(l.Spec.RenewTime.Add(time.Duration(*l.Spec.LeaseDurationSeconds) * time.Second)) {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // elect runs leader election until ctx ends. Every replica serves the

@@ -167,6 +167,11 @@ func newDaemon(cfg serveConfig, log *slog.Logger) (*daemon, error) {
 	if cfg.shards < 0 {
 		return nil, errors.New("-shards must not be negative")
 	}
+	if cfg.shards > 0 && !cfg.leaderElect {
+		// The leader Lease keeps sync --once out and picks the replica
+		// that posts commit statuses and previews.
+		return nil, errors.New("-shards needs -leader-elect")
+	}
 	cfg.engine.shards = cfg.shards
 	d.cfg.engine.shards = cfg.shards
 	if d.engine, err = cfg.engine.engine(ctx, log, true); err != nil {

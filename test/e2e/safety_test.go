@@ -11,6 +11,8 @@ import (
 	"github.com/storeops/storeops/internal/gittest"
 	"github.com/storeops/storeops/internal/testcluster"
 	"github.com/storeops/storeops/reconcile"
+	"github.com/storeops/storeops/shard"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -239,4 +241,43 @@ func electedOf(a, b *daemon) (leader, follower *daemon) {
 		return leader != nil
 	})
 	return leader, follower
+}
+
+// sync --once refuses to apply while the replicas of a sharded serve
+// renew their member Leases, even when none holds the leader Lease (as
+// for a moment while they start), and applies once they are gone.
+func TestSyncOnceRefusedBesideShardMembers(t *testing.T) {
+	cleanupStores(t, "e2e-shonce-a")
+	c := testcluster.Get(t)
+	ctx := context.Background()
+	dur, holder, now := int32(300), "replica-x", metav1.NewMicroTime(time.Now())
+	member := &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Name: "e2e-shonce-member-replica-x", Namespace: "default",
+			Labels: map[string]string{shard.GroupLabel: "e2e-shonce", shard.RoleLabel: "member"}},
+		Spec: coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: &dur, RenewTime: &now},
+	}
+	if _, err := c.Client.CoordinationV1().Leases("default").Create(ctx, member, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = c.Client.CoordinationV1().Leases("default").Delete(ctx, member.Name, metav1.DeleteOptions{})
+	})
+
+	file := filepath.Join(t.TempDir(), "stores.yaml")
+	writeTestFile(t, file, "stores:\n  - {name: e2e-shonce-a, type: woocommerce}\n")
+	args := []string{"sync", "--once", "--wait=false", "-f", file, "--kubeconfig", c.Kubeconfig, "--leader-election-name", "e2e-shonce-leader"}
+	code, out := run(t, args...)
+	if code == 0 || !contains(out, "sharded", "not applying") {
+		t.Fatalf("sync --once beside a sharded replica: exit %d:\n%s", code, out)
+	}
+	if _, err := c.Client.CoreV1().Namespaces().Get(ctx, "store-e2e-shonce-a", metav1.GetOptions{}); err == nil {
+		t.Fatal("the refused sync --once created a store")
+	}
+
+	if err := c.Client.CoordinationV1().Leases("default").Delete(ctx, member.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := run(t, args...); code != 0 || !strings.Contains(out, "install e2e-shonce-a: ok") {
+		t.Fatalf("sync --once once the replicas are gone: exit %d:\n%s", code, out)
+	}
 }
