@@ -1,7 +1,11 @@
 package web_test
 
 import (
+	"bytes"
+	"compress/gzip"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -30,5 +34,56 @@ func TestListStoresFollowsTheSnapshot(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"omega"}, storeNames(t, e.get("/api/v1/stores?phase=Failed"))); diff != "" {
 		t.Errorf("filtered (-want +got):\n%s", diff)
+	}
+}
+
+// A client that accepts gzip gets the list compressed (once per
+// snapshot), and it is the same list; one that does not, or refuses it
+// with q=0, gets it plain.
+func TestListStoresGzip(t *testing.T) {
+	e := start(t, nil)
+	plain := e.get("/api/v1/stores")
+	for _, tc := range []struct {
+		accept string
+		zipped bool
+	}{{"gzip", true}, {"br, gzip;q=0.8", true}, {"", false}, {"gzip;q=0", false}, {"identity", false}} {
+		req, err := http.NewRequest(http.MethodGet, e.srv.URL+"/api/v1/stores", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.accept != "" {
+			req.Header.Set("Accept-Encoding", tc.accept)
+		}
+		// A transport of its own: the default one would ask for gzip and
+		// decompress without saying.
+		resp, err := (&http.Transport{DisableCompression: true}).RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := resp.Header.Get("Content-Encoding") == "gzip"; got != tc.zipped {
+			t.Errorf("Accept-Encoding %q: Content-Encoding %q", tc.accept, resp.Header.Get("Content-Encoding"))
+			continue
+		}
+		if !strings.Contains(resp.Header.Get("Vary"), "Accept-Encoding") {
+			t.Errorf("Accept-Encoding %q: no Vary: Accept-Encoding", tc.accept)
+		}
+		body := raw
+		if tc.zipped {
+			zr, err := gzip.NewReader(bytes.NewReader(raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if body, err = io.ReadAll(zr); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if string(body) != plain.body {
+			t.Errorf("Accept-Encoding %q: another list:\n%s\nwant\n%s", tc.accept, body, plain.body)
+		}
 	}
 }

@@ -97,6 +97,7 @@ type Server struct {
 	listMu   sync.Mutex
 	listSnap *reconcile.Snapshot // the snapshot listBody encodes
 	listBody []byte              // GET /api/v1/stores without filters
+	listGzip []byte              // listBody gzip-compressed
 }
 
 // New checks cfg and returns a Server. It refuses a missing Board, a
