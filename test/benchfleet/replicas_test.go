@@ -3,14 +3,9 @@ package benchfleet_test
 import (
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
-	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/storeops/storeops/internal/gittest"
 	"github.com/storeops/storeops/internal/testcluster"
 	"github.com/storeops/storeops/web"
 )
@@ -90,40 +85,9 @@ func fleetLines(prefix string, n int) (lines, names []string) {
 // waits until every shard is held. The first is returned first; its
 // repository and counter are the group's.
 func startShardGroup(b *testing.B, c *testcluster.Cluster, n, replicas int, instance string) []*served {
-	var group []*served
-	for i := range replicas {
-		s := &served{b: b, addr: freeAddr(b), pprof: freeAddr(b), instance: instance, done: make(chan error, 1), log: newPlannedLog()}
-		if i == 0 {
-			s.git = gittest.NewServer(b)
-			s.repo = s.git.NewRepo(b, "config", map[string]string{"stores.yaml": "stores: []\n"})
-			s.api = startAPICounter(b, c.Config)
-		} else {
-			s.git, s.repo, s.api = group[0].git, group[0].repo, group[0].api
-		}
-		s.cmd = exec.Command(binary, "serve",
-			"--git-url", s.repo.URL(),
-			"--kubeconfig", s.api.kubeconfig(b),
-			"--listen", s.addr,
-			"--pprof-listen", s.pprof,
-			"--schedule", "@every 1h",
-			"--webhooks", "generic",
-			"--anonymous-reads",
-			"--workers", strconv.Itoa(workers),
-			"--max-stores", strconv.Itoa(2*n+100),
-			"--max-delete-share", "1",
-			"--instance", instance,
-			"--leader-election-name", instance,
-			"--shards", "16",
-			"--log-format", "json")
-		s.cmd.Env = append(os.Environ(), "STOREOPS_WEBHOOK_SECRET_GENERIC="+webhookSecret)
-		s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-		s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		if err := s.cmd.Start(); err != nil {
-			b.Fatal(err)
-		}
-		go func() { s.done <- s.cmd.Wait() }()
-		b.Cleanup(s.stop)
-		group = append(group, s)
+	group := []*served{launchServe(b, c, n, instance, nil, "--shards", "16")}
+	for len(group) < replicas {
+		group = append(group, launchServe(b, c, n, instance, group[0], "--shards", "16"))
 	}
 	deadline := time.Now().Add(3 * time.Minute)
 	for {

@@ -232,32 +232,7 @@ func freeAddr(b *testing.B) string {
 }
 
 func startServe(b *testing.B, c *testcluster.Cluster, n int, instance string) *served {
-	s := &served{b: b, addr: freeAddr(b), pprof: freeAddr(b), instance: instance, done: make(chan error, 1), log: newPlannedLog()}
-	s.git = gittest.NewServer(b)
-	s.repo = s.git.NewRepo(b, "config", map[string]string{"stores.yaml": "stores: []\n"})
-	s.api = startAPICounter(b, c.Config)
-	s.cmd = exec.Command(binary, "serve",
-		"--git-url", s.repo.URL(),
-		"--kubeconfig", s.api.kubeconfig(b),
-		"--listen", s.addr,
-		"--pprof-listen", s.pprof,
-		"--schedule", "@every 1h", // syncs come from webhooks here
-		"--webhooks", "generic",
-		"--anonymous-reads",
-		"--workers", strconv.Itoa(workers),
-		"--max-stores", strconv.Itoa(2*n+100),
-		"--max-delete-share", "1",
-		"--instance", instance,
-		"--leader-election-name", instance,
-		"--log-format", "json")
-	s.cmd.Env = append(os.Environ(), "STOREOPS_WEBHOOK_SECRET_GENERIC="+webhookSecret)
-	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := s.cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	go func() { s.done <- s.cmd.Wait() }()
-	b.Cleanup(s.stop)
+	s := launchServe(b, c, n, instance, nil)
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		var st web.Status
@@ -273,6 +248,45 @@ func startServe(b *testing.B, c *testcluster.Cluster, n int, instance string) *s
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+	return s
+}
+
+// launchServe starts storeops serve for instance with a repository of its
+// own and a request counter in front of the cluster, or, when group is
+// set, on group's repository and through its counter (another replica);
+// extra are more flags.
+func launchServe(b *testing.B, c *testcluster.Cluster, n int, instance string, group *served, extra ...string) *served {
+	s := &served{b: b, addr: freeAddr(b), pprof: freeAddr(b), instance: instance, done: make(chan error, 1), log: newPlannedLog()}
+	if group == nil {
+		s.git = gittest.NewServer(b)
+		s.repo = s.git.NewRepo(b, "config", map[string]string{"stores.yaml": "stores: []\n"})
+		s.api = startAPICounter(b, c.Config)
+	} else {
+		s.git, s.repo, s.api = group.git, group.repo, group.api
+	}
+	args := []string{"serve",
+		"--git-url", s.repo.URL(),
+		"--kubeconfig", s.api.kubeconfig(b),
+		"--listen", s.addr,
+		"--pprof-listen", s.pprof,
+		"--schedule", "@every 1h", // syncs come from webhooks here
+		"--webhooks", "generic",
+		"--anonymous-reads",
+		"--workers", strconv.Itoa(workers),
+		"--max-stores", strconv.Itoa(2*n + 100),
+		"--max-delete-share", "1",
+		"--instance", instance,
+		"--leader-election-name", instance,
+		"--log-format", "json"}
+	s.cmd = exec.Command(binary, append(args, extra...)...)
+	s.cmd.Env = append(os.Environ(), "STOREOPS_WEBHOOK_SECRET_GENERIC="+webhookSecret)
+	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := s.cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	go func() { s.done <- s.cmd.Wait() }()
+	b.Cleanup(s.stop)
 	return s
 }
 
