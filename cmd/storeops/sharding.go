@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,19 +32,31 @@ type sharding struct {
 	view atomic.Pointer[shard.Status]
 }
 
-// watch keeps view fresh until ctx ends.
+// watch keeps view fresh until ctx ends. The status shows the group
+// and each store's replica: when what it shows changed, it is published
+// again, even if no store changed (a quiet fleet publishes nothing else).
 func (s *sharding) watch(ctx context.Context) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
 		st := s.m.Status()
-		s.view.Store(&st)
+		if old := s.view.Swap(&st); old != nil && !sameShown(old, &st) {
+			if r := s.rec(); r != nil {
+				r.Refresh()
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		}
 	}
+}
+
+// sameShown reports whether a and b show the same group in the status:
+// members, shards held and the holder of each shard.
+func sameShown(a, b *shard.Status) bool {
+	return slices.Equal(a.Members, b.Members) && slices.Equal(a.Held, b.Held) && slices.Equal(a.Holders, b.Holders)
 }
 
 // shardView is the reconciler's Shards.

@@ -118,6 +118,9 @@ type env struct {
 	committed map[string]storeSpec
 	changedAt map[string]string
 	cacheDir  string
+	// sharded: the replicas share the stores (serve --shards); each shows
+	// the whole fleet, leader or not.
+	sharded bool
 }
 
 type storeSpec struct {
@@ -470,7 +473,7 @@ func (e *env) converged(d *daemon, rev string) bool { return e.convergedExcept(d
 // be declared.
 func (e *env) convergedExcept(d *daemon, rev string, except ...string) bool {
 	st, ok := d.status()
-	if !ok || st.Revision != rev || !st.Leader {
+	if !ok || st.Revision != rev || !st.Leader && !e.sharded {
 		return false
 	}
 	stores, ok := d.stores()

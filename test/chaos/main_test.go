@@ -2,7 +2,7 @@
 // control plane under the realistic profile: kill -9 of the daemon during
 // syncs, Git down, node drains, a crash-looping store, leader changes,
 // malformed configuration, forged webhooks, hostile HTTP, restarts of the
-// API server and etcd. After every fault it checks that nothing was lost
+// API server and etcd, sharded replicas killed. After every fault it checks that nothing was lost
 // (no store, data volume or credential replaced) and that no credential
 // appears in any output, and prints a table of the cases.
 //

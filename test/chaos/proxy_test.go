@@ -1,6 +1,8 @@
 package chaos_test
 
 import (
+	"bytes"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -12,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 
 	"github.com/storeops/storeops/internal/testcluster"
@@ -25,6 +29,9 @@ type request struct {
 	Start   time.Time // when the proxy received it
 	End     time.Time // when the API server's answer was passed back
 	Code    int
+	// Created is the name of the namespace a POST /api/v1/namespaces
+	// creates (its path names none), read from its body.
+	Created string
 }
 
 // mutating reports whether the request changes something.
@@ -210,6 +217,17 @@ func startProxy(t *testing.T, c *testcluster.Cluster, log *apiLog, replica strin
 	p := &apiProxy{}
 	p.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := request{Replica: replica, Method: r.Method, Path: r.URL.Path, Start: time.Now()}
+		if r.Method == http.MethodPost && r.URL.Path == "/api/v1/namespaces" && r.Body != nil {
+			body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+			r.Body.Close()
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			// JSON or protobuf, as the client chose.
+			if obj, _, err := scheme.Codecs.UniversalDeserializer().Decode(body, nil, nil); err == nil {
+				if m, err := meta.Accessor(obj); err == nil {
+					rec.Created = m.GetName()
+				}
+			}
+		}
 		if rec.write() && log.holdingWrites() {
 			<-r.Context().Done() // held until the client gives up or dies
 			return
