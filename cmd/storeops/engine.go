@@ -117,7 +117,7 @@ func (f *engineFlags) engine(ctx context.Context, log *slog.Logger, createKey bo
 	// The applier's requests pass the fence; the informers' do not need to.
 	applyCfg := rest.CopyConfig(e.restCfg)
 	if f.shards > 0 {
-		if e.shard, err = newSharding(e.restCfg, f, f.shards, func() *reconcile.Reconciler { return e.rec }); err != nil {
+		if e.shard, err = newSharding(e.restCfg, f, f.shards, func() *reconcile.Reconciler { return e.rec }, log); err != nil {
 			return nil, err
 		}
 		applyCfg.Wrap(e.shard.m.Wrap) // writes to a store's namespace only while its shard is held

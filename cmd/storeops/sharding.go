@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -81,7 +82,7 @@ func (s *sharding) replicaOf(store string) string {
 // newSharding makes this process a member of the instance's shard group.
 // Its Leases go through a client of their own (not the fenced applier's),
 // rate-limited for a renewal of every shard each interval.
-func newSharding(cfg *rest.Config, f *engineFlags, shards int, rec func() *reconcile.Reconciler) (*sharding, error) {
+func newSharding(cfg *rest.Config, f *engineFlags, shards int, rec func() *reconcile.Reconciler, log *slog.Logger) (*sharding, error) {
 	leaseCfg := rest.CopyConfig(cfg)
 	leaseCfg.QPS, leaseCfg.Burst = float32(max(20, 2*shards)), max(40, 4*shards)
 	client, err := kubernetes.NewForConfig(leaseCfg)
@@ -89,16 +90,16 @@ func newSharding(cfg *rest.Config, f *engineFlags, shards int, rec func() *recon
 		return nil, err
 	}
 	s := &sharding{rec: rec, draining: map[int]bool{}}
-	prefix := strings.TrimSuffix(f.leaseName(), "-leader")
 	s.m, err = shard.New(shard.Config{
 		Client:           client,
 		Namespace:        f.lease.namespace,
-		Prefix:           prefix,
+		Prefix:           f.shardGroup(),
 		ID:               newIdentity(),
 		Shards:           shards,
 		OnAcquire:        s.acquired,
 		Drain:            s.drain,
 		StoreOfNamespace: storeOfNamespace,
+		Log:              log,
 	})
 	return s, err
 }
