@@ -17,7 +17,8 @@ import (
 // The workqueue calls Touch, Push, Len and Pop under its own lock; mu
 // guards the lanes for Urgent, which is called without it.
 type lanes struct {
-	urgent func(store string) bool
+	urgent  func(store string) bool
+	express func(store string) bool
 	// wake is signalled whenever a store enters the first lane.
 	wake chan struct{}
 
@@ -25,8 +26,8 @@ type lanes struct {
 	first, rest []string
 }
 
-func newLanes(urgent func(string) bool) *lanes {
-	return &lanes{urgent: urgent, wake: make(chan struct{}, 1)}
+func newLanes(urgent, express func(string) bool) *lanes {
+	return &lanes{urgent: urgent, express: express, wake: make(chan struct{}, 1)}
 }
 
 // Touch moves a queued store that became urgent to the first lane.
@@ -90,12 +91,13 @@ func (l *lanes) Pop() string {
 	return s
 }
 
-// Urgent reports whether an urgent store waits in the queue.
-func (l *lanes) Urgent() bool {
+// Express reports whether a store for the express worker waits first in
+// line: the next Pop takes it (or an urgent store before it).
+func (l *lanes) Express() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, s := range l.first {
-		if l.urgent(s) {
+		if l.express(s) {
 			return true
 		}
 	}

@@ -29,7 +29,7 @@ const expectationTTL = time.Minute
 // on what Accept, Enqueue and backoff expiry queue. Run returns once every
 // worker has stopped (each finishes the action it is in, under ctx).
 func (r *Reconciler) Run(ctx context.Context) {
-	order := newLanes(r.isUrgent)
+	order := newLanes(r.isUrgent, r.isExpress)
 	q := workqueue.NewTypedRateLimitingQueueWithConfig(
 		workqueue.DefaultTypedControllerRateLimiter[string](),
 		workqueue.TypedRateLimitingQueueConfig[string]{
@@ -91,7 +91,7 @@ func (r *Reconciler) Run(ctx context.Context) {
 				return
 			case <-order.wake:
 			}
-			for r.expressOK() && order.Urgent() {
+			for order.Express() {
 				if !r.work(ctx, q) {
 					return
 				}
@@ -217,6 +217,7 @@ func (r *Reconciler) process(ctx context.Context, name string) (n next) {
 	}
 	r.processing[name] = true // before asking Owns: see Busy
 	r.mu.Unlock()
+	r.taken(name)
 	if !r.owns(name) {
 		r.mu.Lock()
 		delete(r.processing, name)

@@ -431,3 +431,52 @@ func TestQueueDerivesOnlyTheStatusOfTheStoreAnEventNames(t *testing.T) {
 		t.Fatalf("the whole fleet was observed %d times for one store's event", n)
 	}
 }
+
+// Pushes that come faster than the workers take them keep their place: a
+// push's store stays first in line, for the express worker, when the next
+// push comes.
+func TestQueueKeepsAPushsPlaceWhenTheNextComes(t *testing.T) {
+	q := newQueuedCluster()
+	for _, s := range []string{"a", "a2", "p1"} {
+		q.gates[s] = make(chan struct{})
+	}
+	board := runQueue(t, q, 1)
+	names := []string{"a", "a2", "b", "c"}
+	push := func(rev string, more ...string) {
+		t.Helper()
+		names = append(names, more...)
+		y := "stores:\n"
+		for _, n := range names {
+			y += "  - {name: " + n + ", type: woocommerce}\n"
+		}
+		if _, err := q.r.Accept(reconcile.SyncInput{Config: configOf(t, y), Revision: rev}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	push("r0") // a backlog of four: the one worker is held by a or a2
+	eventually(t, "the worker to be held", func() bool { return q.startedFor("a")+q.startedFor("a2") == 1 })
+	push("r1", "p1") // the express worker is held by p1
+	eventually(t, "the express worker to be held", func() bool { return q.startedFor("p1") == 1 })
+	push("r2", "p2") // both workers held: p2 waits first in line
+	push("r3", "p3") // p2 must keep its place
+	backlog := func() (n int) {
+		for _, s := range []string{"a", "a2", "b", "c"} {
+			n += q.startedFor(s)
+		}
+		return n
+	}
+	before := backlog()
+	close(q.gates["p1"])
+	// Only the express worker is free: it takes both pushes, and nothing
+	// of the backlog.
+	installed := func(s string) bool { return slices.Contains(q.appliedCopy(), "install "+s) }
+	eventually(t, "p2 and p3 to be installed by the express worker", func() bool { return installed("p2") && installed("p3") })
+	if n := backlog() - before; n != 0 {
+		t.Errorf("%d actions of the backlog started while the worker was held, want none", n)
+	}
+	close(q.gates["a"])
+	close(q.gates["a2"])
+	eventually(t, "every store to be installed and the queue idle", func() bool {
+		return len(q.appliedCopy()) == 7 && !board.Current().Syncing
+	})
+}

@@ -49,10 +49,11 @@ type Reconciler struct {
 	// ChartVersions is the embedded chart version per store type.
 	ChartVersions map[render.Type]string
 	// Workers bounds how many stores are acted on at once. Run adds one
-	// express worker for a revision that changes at most Workers stores
-	// (a person's push): it takes only that revision's stores, so that
-	// they are acted on at once even while every worker is busy with the
-	// backlog. A revision that changes more is a backlog of its own: the
+	// express worker for the stores of revisions that change at most
+	// Workers stores (people's pushes): it takes only those, so that they
+	// are acted on at once even while every worker is busy with the
+	// backlog, and each keeps its place first in line until a worker took
+	// it. A revision that changes more is a backlog of its own: the
 	// workers take its stores first, the express worker leaves them.
 	Workers int
 	// HistoryLimit is how many syncs the status keeps.
@@ -107,8 +108,13 @@ type Reconciler struct {
 	processing map[string]bool
 	publishing *Signal // set while Run publishes in the background
 	// urgent holds the stores the newest accepted revision changed: they
-	// go first in the queue.
+	// go first in the queue (see isUrgent).
 	urgent atomic.Pointer[map[string]bool]
+	// express holds the stores of people's pushes not yet taken by a
+	// worker (see isExpress); expressMu guards it: the queue's order asks
+	// under the queue's lock.
+	expressMu sync.Mutex
+	express   map[string]bool
 	// dirty names the stores whose status must be derived again for the
 	// next snapshot; allDirty: every store's (see publishChanged).
 	dirty    map[string]bool
@@ -207,6 +213,7 @@ func (r *Reconciler) accept(in SyncInput) (*SyncRecord, []string, error) {
 	r.mu.Lock()
 	changed := changedStores(r.inForce, byName)
 	r.urgent.Store(&changed)
+	r.markExpress(changed, keys)
 	r.inForce, r.forceRev = byName, in.Revision
 	for name, key := range r.stalled {
 		if d := byName[name]; d == nil || key != StallKey(d, observed.Stores[name]) {
@@ -232,17 +239,49 @@ func (r *Reconciler) accept(in SyncInput) (*SyncRecord, []string, error) {
 // owns reports whether this replica acts on store now (see Owns).
 func (r *Reconciler) owns(store string) bool { return r.Owns == nil || r.Owns(store) }
 
-// isUrgent reports whether the newest accepted revision changed store.
+// isUrgent reports whether store goes first in the queue: the newest
+// accepted revision changed it, or a person's push (a revision changing
+// at most Workers stores) did and no worker has taken it yet. A push's
+// store keeps its place when the next push comes before a worker took
+// it; a big revision's stores go back in line behind a newer one's.
 func (r *Reconciler) isUrgent(store string) bool {
-	m := r.urgent.Load()
-	return m != nil && (*m)[store]
+	if m := r.urgent.Load(); m != nil && (*m)[store] {
+		return true
+	}
+	return r.isExpress(store)
 }
 
-// expressOK reports whether the express worker may take the stores of
-// the newest accepted revision: it changed at most Workers of them.
-func (r *Reconciler) expressOK() bool {
-	m := r.urgent.Load()
-	return m != nil && len(*m) <= max(1, r.Workers)
+// isExpress reports whether store came with a person's push and no worker
+// has taken it yet: the express worker may take it.
+func (r *Reconciler) isExpress(store string) bool {
+	r.expressMu.Lock()
+	defer r.expressMu.Unlock()
+	return r.express[store]
+}
+
+// markExpress records the queued stores of a revision that changed at
+// most Workers stores.
+func (r *Reconciler) markExpress(changed map[string]bool, queued []string) {
+	if len(changed) > max(1, r.Workers) {
+		return
+	}
+	r.expressMu.Lock()
+	defer r.expressMu.Unlock()
+	if r.express == nil {
+		r.express = map[string]bool{}
+	}
+	for _, name := range queued {
+		if changed[name] {
+			r.express[name] = true
+		}
+	}
+}
+
+// taken forgets that store waits for the express worker: a worker took it.
+func (r *Reconciler) taken(store string) {
+	r.expressMu.Lock()
+	defer r.expressMu.Unlock()
+	delete(r.express, store)
 }
 
 // unstallLocked forgets a stalled store's terminal failure: a person
