@@ -518,8 +518,8 @@ func TestServiceAccountIsRefused(t *testing.T) {
 		"create a CRD":                       {Verb: "create", Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions"},
 		"create an admission webhook":        {Verb: "create", Group: "admissionregistration.k8s.io", Resource: "validatingwebhookconfigurations"},
 		"take a Lease in kube-system":        {Namespace: "kube-system", Verb: "update", Group: "coordination.k8s.io", Resource: "leases", Name: "kube-controller-manager"},
-		"update another Lease in its own ns": {Namespace: inst.ns, Verb: "update", Group: "coordination.k8s.io", Resource: "leases", Name: "other"},
-		"delete its Lease":                   {Namespace: inst.ns, Verb: "delete", Group: "coordination.k8s.io", Resource: "leases", Name: "storeops-leader"},
+		"delete a Lease elsewhere":           {Namespace: "default", Verb: "delete", Group: "coordination.k8s.io", Resource: "leases", Name: "other"},
+		"list Leases elsewhere":              {Namespace: "default", Verb: "list", Group: "coordination.k8s.io", Resource: "leases"},
 		"delete all secrets at once":         {Namespace: "store-x", Verb: "deletecollection", Resource: "secrets"},
 		"patch a namespace":                  {Verb: "patch", Resource: "namespaces"},
 		"delete a ResourceQuota":             {Namespace: "store-x", Verb: "delete", Resource: "resourcequotas"},
@@ -538,8 +538,16 @@ func TestServiceAccountIsRefused(t *testing.T) {
 	// the Secret informers, one per store namespace through the store
 	// role). The ValidatingAdmissionPolicy confines the writes
 	// (TestAdmissionPolicy).
+	//
+	// With two replicas the chart shares the stores between them
+	// (--shards): each replica's member Lease has a name of its own, so
+	// the Role grants every verb on the Leases of storeops' own namespace,
+	// and nowhere else. Without sharding the Role names its two Leases
+	// (TestRenderShardingOff).
 	granted := map[string]attrs{
 		"take its own Lease":              {Namespace: inst.ns, Verb: "update", Group: "coordination.k8s.io", Resource: "leases", Name: "storeops-leader"},
+		"renew a member Lease":            {Namespace: inst.ns, Verb: "update", Group: "coordination.k8s.io", Resource: "leases", Name: "storeops-member-x"},
+		"give up its member Lease":        {Namespace: inst.ns, Verb: "delete", Group: "coordination.k8s.io", Resource: "leases", Name: "storeops-member-x"},
 		"read its instance key":           {Namespace: inst.ns, Verb: "get", Resource: "secrets", Name: "storeops-instance-storeops"},
 		"patch its instance key":          {Namespace: inst.ns, Verb: "patch", Resource: "secrets", Name: "storeops-instance-storeops"},
 		"record a logout":                 {Namespace: inst.ns, Verb: "update", Resource: "configmaps", Name: "storeops-sessions"},
