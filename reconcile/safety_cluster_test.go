@@ -17,6 +17,7 @@ import (
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
@@ -120,6 +121,7 @@ func SyncRecordWithoutFirstInstall(rec reconcile.SyncRecord) reconcile.SyncRecor
 func denyWorkloads(t *testing.T, client kubernetes.Interface, namespace string) {
 	t.Helper()
 	name := "deny-" + namespace
+	probe := "probe-" + namespace // the policy applies there too: see below
 	fail := admissionv1.Deny
 	policy := &admissionv1.ValidatingAdmissionPolicy{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
@@ -143,7 +145,8 @@ func denyWorkloads(t *testing.T, client kubernetes.Interface, namespace string) 
 			PolicyName:        name,
 			ValidationActions: []admissionv1.ValidationAction{fail},
 			MatchResources: &admissionv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{
-				MatchLabels: map[string]string{"kubernetes.io/metadata.name": namespace}}},
+				MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "kubernetes.io/metadata.name",
+					Operator: metav1.LabelSelectorOpIn, Values: []string{namespace, probe}}}}},
 		},
 	}
 	ctx := context.Background()
@@ -157,21 +160,20 @@ func denyWorkloads(t *testing.T, client kubernetes.Interface, namespace string) 
 		_ = client.AdmissionregistrationV1().ValidatingAdmissionPolicyBindings().Delete(ctx, name, metav1.DeleteOptions{})
 		_ = client.AdmissionregistrationV1().ValidatingAdmissionPolicies().Delete(ctx, name, metav1.DeleteOptions{})
 	})
-	// The policy takes effect once the API server has loaded it: wait
-	// until a pod is refused.
+	// The policy takes effect once the API server has loaded it, and
+	// before the store's namespace exists: wait until a volume claim is
+	// refused in a probe namespace it covers as well. Had the store's
+	// install come first, its claims would have been made (and bound: data
+	// the store may hold, which no remediation may touch).
+	if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: probe}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.CoreV1().Namespaces().Delete(ctx, probe, metav1.DeleteOptions{}) })
 	waitUntil(t, "admission policy active", func() bool {
-		_, err := client.CoreV1().Pods("default").Create(ctx, &corev1.Pod{
+		_, err := client.CoreV1().PersistentVolumeClaims(probe).Create(ctx, &corev1.PersistentVolumeClaim{
 			ObjectMeta: metav1.ObjectMeta{GenerateName: "probe-"},
-			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "x"}}},
-		}, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
-		_ = err
-		_, err = client.CoreV1().Namespaces().Get(ctx, namespace, metav1.GetOptions{})
-		if err != nil {
-			return true // the namespace comes later; dry-run below proves the rule
-		}
-		_, err = client.CoreV1().Pods(namespace).Create(ctx, &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{GenerateName: "probe-"},
-			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "x"}}},
+			Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}},
 		}, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 		return apierrors.IsInvalid(err) || apierrors.IsForbidden(err)
 	})
