@@ -483,7 +483,19 @@ func (m *Member) release(ctx context.Context, s *shardState, stopping bool) {
 	}
 	l := s.lease.DeepCopy()
 	l.Spec.HolderIdentity = new("")
-	if _, err := m.leases.Update(wctx, l, metav1.UpdateOptions{}); err != nil {
+	_, err := m.leases.Update(wctx, l, metav1.UpdateOptions{})
+	for try := 0; apierrors.IsConflict(err) && try < 3; try++ {
+		// Our copy is older than the server's (a renewal of ours raced
+		// the release): give it back from the server's copy while it
+		// still names us.
+		var cur *coordinationv1.Lease
+		if cur, err = m.leases.Get(wctx, l.Name, metav1.GetOptions{}); err != nil || holder(cur) != m.cfg.ID {
+			break
+		}
+		cur.Spec.HolderIdentity = new("")
+		_, err = m.leases.Update(wctx, cur, metav1.UpdateOptions{})
+	}
+	if err != nil {
 		m.log.Warn("release a shard: it will expire instead", "shard", s.k, "error", err)
 		return
 	}
