@@ -503,17 +503,7 @@ type serveRun struct {
 // declared.
 func runServe(b *testing.B, s *served, n, probes int, profileDir string, limit time.Duration) (serveRun, []string) {
 	var r serveRun
-	prefix := fmt.Sprintf("sv%d", n)
-	var lines, names []string
-	for i := range n {
-		name := fmt.Sprintf("%s-%d", prefix, i)
-		typ := "woocommerce"
-		if i%2 == 1 {
-			typ = "medusa"
-		}
-		names = append(names, name)
-		lines = append(lines, fmt.Sprintf("  - {name: %s, type: %s}\n", name, typ))
-	}
+	lines, names := fleetLines(fmt.Sprintf("sv%d", n), n)
 	rev := s.commit(lines)
 	pid := s.cmd.Process.Pid
 	api0, proc0 := s.api.snapshot(), readProc(pid)
