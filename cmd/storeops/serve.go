@@ -334,10 +334,7 @@ func (d *daemon) run(ctx context.Context) error {
 	electCtx, endElection := context.WithCancel(context.WithoutCancel(ctx))
 	defer endElection()
 	if d.shard != nil {
-		d.startShards(ctx)
-		if !d.cfg.leaderElect {
-			go d.watchSyncRequests(ctx) // a webhook on any replica reaches all
-		}
+		d.startShards(ctx) // --shards needs --leader-elect: the sync Lease is watched below
 	}
 	if d.cfg.leaderElect {
 		go d.watchSyncRequests(ctx)
