@@ -48,6 +48,9 @@ type Defaults struct {
 	// is served over https: its Ingress asks cert-manager for a certificate
 	// in its TLS Secret (options.tlsSecret, default "<name>-tls").
 	ClusterIssuer string `json:"clusterIssuer,omitempty" yaml:"clusterIssuer,omitempty"`
+	// Cluster is the target cluster of a store that names none; empty is
+	// LocalCluster.
+	Cluster string `json:"cluster,omitempty" yaml:"cluster,omitempty"`
 }
 
 // Options are the few chart settings a store may choose. There is no
@@ -92,12 +95,30 @@ type Store struct {
 	AdminEmail string  `json:"adminEmail" yaml:"adminEmail"`
 	Suspend    bool    `json:"suspend" yaml:"suspend"`
 	Options    Options `json:"options" yaml:"options"`
+	// Cluster is the target cluster the store lives on: the name of a
+	// cluster registered with storeops, empty for LocalCluster (the
+	// cluster storeops itself runs against).
+	Cluster string `json:"cluster,omitempty" yaml:"cluster,omitempty"`
 	// Line is where the store starts in its file (for messages).
 	Line int `json:"line" yaml:"-"`
 }
 
 // Namespace is the namespace the store lives in.
 func (s Store) Namespace() string { return NamespacePrefix + s.Name }
+
+// LocalCluster names, in stores.yaml, the cluster storeops itself runs
+// against (its kubeconfig or in-cluster credentials). A parsed Store holds
+// it as the empty string.
+const LocalCluster = "local"
+
+// ClusterName is how messages name a store's cluster: LocalCluster for
+// the empty string.
+func ClusterName(c string) string {
+	if c == "" {
+		return LocalCluster
+	}
+	return c
+}
 
 // NamespacePrefix is put before a store's name to make its namespace.
 const NamespacePrefix = "store-"

@@ -16,6 +16,7 @@ func Encode(cfg *Config) ([]byte, error) {
 		Admin   admin   `yaml:"admin"`
 		Suspend bool    `yaml:"suspend,omitempty"`
 		Options Options `yaml:"options"`
+		Cluster string  `yaml:"cluster"`
 	}
 	doc := struct {
 		Defaults Defaults `yaml:"defaults"`
@@ -25,6 +26,7 @@ func Encode(cfg *Config) ([]byte, error) {
 		doc.Stores = append(doc.Stores, store{
 			Name: s.Name, Type: s.Type, Plan: s.Plan, Domain: s.Domain,
 			Admin: admin{Email: s.AdminEmail}, Suspend: s.Suspend, Options: s.Options,
+			Cluster: ClusterName(s.Cluster),
 		})
 	}
 	return yaml.Marshal(doc)

@@ -127,7 +127,7 @@ type field[T any] struct {
 type rawDefaults struct {
 	node                                                     *yaml.Node
 	baseDomain, ingressClass, ingressNamespace, storageClass field[string]
-	plan, clusterIssuer                                      field[string]
+	plan, clusterIssuer, cluster                             field[string]
 }
 
 type rawStore struct {
@@ -135,7 +135,7 @@ type rawStore struct {
 	broken                              bool // not a usable mapping
 	path                                string
 	name, typ, plan, domain, adminEmail field[string]
-	title, tlsSecret, flatRate          field[string]
+	title, tlsSecret, flatRate, cluster field[string]
 	suspend, sampleData                 field[bool]
 	paymentMethods                      field[[]field[string]]
 }
@@ -312,6 +312,7 @@ func (d *decoder) file_(root *yaml.Node) rawFile {
 				"plan":             d.str(&df.plan),
 				"storageClass":     d.str(&df.storageClass),
 				"clusterIssuer":    d.str(&df.clusterIssuer),
+				"cluster":          d.str(&df.cluster),
 			})
 		},
 		"stores": func(n *yaml.Node, path string) {
@@ -347,6 +348,7 @@ func (d *decoder) stores(n *yaml.Node, path string) []rawStore {
 			"plan":    d.str(&s.plan),
 			"domain":  d.str(&s.domain),
 			"suspend": d.boolean(&s.suspend),
+			"cluster": d.str(&s.cluster),
 			"admin": func(n *yaml.Node, path string) {
 				d.mapping(n, path, map[string]func(*yaml.Node, string){
 					"email": d.str(&s.adminEmail),

@@ -35,6 +35,9 @@ func JSONSchema() map[string]any {
 		return o
 	}
 	plan := map[string]any{"type": "string", "enum": plans}
+	cluster := func(desc string) map[string]any {
+		return map[string]any{"type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": 63, "description": desc}
+	}
 	store := object("A store: its namespace is store-<name>.", map[string]any{
 		"name": map[string]any{"type": "string", "description": "DNS label: lowercase letters, digits and '-', starting and ending with a letter or digit.",
 			"pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", "maxLength": MaxNameLength},
@@ -42,6 +45,7 @@ func JSONSchema() map[string]any {
 		"plan":    withDesc(plan, "Resources of the store (default: defaults.plan, else small)."),
 		"domain":  str("Host name of the store (default: <name>.<defaults.baseDomain>)."),
 		"suspend": map[string]any{"type": "boolean", "description": "true: storeops neither creates, upgrades nor deletes the store."},
+		"cluster": cluster("Target cluster of the store (default: defaults.cluster, else local). Moving a store to another cluster needs `storeops confirm-move`."),
 		"admin": object("The store's administrator.", map[string]any{
 			"email": map[string]any{"type": "string", "format": "email", "description": "Default: admin@<domain>."},
 		}),
@@ -68,6 +72,7 @@ func JSONSchema() map[string]any {
 				"plan":             withDesc(plan, "Plan of stores that name none (default small)."),
 				"storageClass":     str("StorageClass of the stores' volumes (default: the cluster's default)."),
 				"clusterIssuer":    str("cert-manager ClusterIssuer: every store on https."),
+				"cluster":          cluster("Target cluster of stores that name none (default local: storeops' own)."),
 			}),
 			"stores": map[string]any{"type": []any{"array", "null"}, "items": store, "maxItems": DefaultMaxStores,
 				"description": "The stores (at most --max-stores, default 100)."},

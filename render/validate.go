@@ -33,6 +33,24 @@ func CheckName(name string) string {
 	return ""
 }
 
+// CheckCluster returns why c cannot name a target cluster, or "" if it
+// can: a DNS label (the name of the cluster's registration), LocalCluster
+// for storeops' own.
+func CheckCluster(c string) string {
+	if !dnsLabel.MatchString(c) || len(c) > 63 {
+		return fmt.Sprintf("%q is not a cluster name (a DNS label: lowercase letters, digits and '-'; %q for storeops' own cluster)", c, LocalCluster)
+	}
+	return ""
+}
+
+// clusterOf is the Store.Cluster of a valid cluster name.
+func clusterOf(c string) string {
+	if c == LocalCluster {
+		return ""
+	}
+	return c
+}
+
 // CheckIngressHost returns why the API server would refuse h as the host
 // of an Ingress rule, or "" if it accepts it. It makes the API server's own
 // checks (k8s.io/kubernetes pkg/apis/networking/validation, validateIngressRules)
@@ -166,6 +184,11 @@ func (d *decoder) validate(raw rawFile) *Config {
 		df.ClusterIssuer = f.val
 	}
 
+	if f := raw.defaults.cluster; f.set {
+		d.check(f, "defaults.cluster", CheckCluster(f.val))
+		df.Cluster = clusterOf(f.val)
+	}
+
 	stores := make([]Store, 0, len(raw.stores))
 	names := map[string]int{}
 	domains := map[string]int{}
@@ -250,6 +273,11 @@ func (d *decoder) store(rs rawStore, df Defaults) (Store, bool) {
 		s.AdminEmail = "admin@" + s.Domain
 	}
 	s.Suspend = rs.suspend.val
+	s.Cluster = df.Cluster
+	if rs.cluster.set {
+		d.check(rs.cluster, rs.path+".cluster", CheckCluster(rs.cluster.val))
+		s.Cluster = clusterOf(rs.cluster.val)
+	}
 	s.Options.Title = s.Name
 	if rs.title.set {
 		d.check(rs.title, rs.path+".options.title", checkTitle(rs.title.val))
