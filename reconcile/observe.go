@@ -149,8 +149,11 @@ func WorkloadSelector() string {
 
 // slim drops what the observer never reads before an object enters a
 // cache: managed fields everywhere, the data of credentials Secrets (only
-// their existence counts), and the encoded release of superseded Helm
-// records (only the newest is decoded).
+// their existence counts), the encoded release of superseded Helm
+// records (only the newest is decoded), and the pod templates of
+// workloads but their containers' names and images (health reads the
+// status and replicas, drift the replicas and images; a Job's health only
+// its status): the pod templates were most of the workload caches.
 func slim(obj any) (any, error) {
 	m, ok := obj.(metav1.Object)
 	if !ok {
@@ -161,6 +164,15 @@ func slim(obj any) (any, error) {
 	// reason: the applier updates namespaces, quotas, limit ranges and
 	// policies from their cached copies.
 	m.SetManagedFields(nil)
+	switch w := obj.(type) {
+	case *appsv1.Deployment:
+		w.Spec.Template = slimTemplate(w.Spec.Template)
+	case *appsv1.StatefulSet:
+		w.Spec.Template = slimTemplate(w.Spec.Template)
+		w.Spec.VolumeClaimTemplates = nil
+	case *batchv1.Job:
+		w.Spec.Template = corev1.PodTemplateSpec{}
+	}
 	if sec, ok := obj.(*corev1.Secret); ok {
 		switch {
 		case sec.Labels["owner"] == "helm" && sec.Labels["status"] == "superseded":
@@ -170,6 +182,22 @@ func slim(obj any) (any, error) {
 		}
 	}
 	return obj, nil
+}
+
+// slimTemplate keeps of a pod template its containers' names and images.
+func slimTemplate(t corev1.PodTemplateSpec) corev1.PodTemplateSpec {
+	keep := func(cs []corev1.Container) []corev1.Container {
+		if cs == nil {
+			return nil
+		}
+		out := make([]corev1.Container, len(cs))
+		for i, c := range cs {
+			out[i] = corev1.Container{Name: c.Name, Image: c.Image}
+		}
+		return out
+	}
+	return corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+		InitContainers: keep(t.Spec.InitContainers), Containers: keep(t.Spec.Containers)}}
 }
 
 func (o *Observer) all() []cache.SharedIndexInformer {
