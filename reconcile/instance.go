@@ -148,7 +148,8 @@ func LoadInstanceKey(ctx context.Context, client kubernetes.Interface, namespace
 }
 
 // withInstance labels the desired objects of every store with the
-// instance.
+// instance, and sets each store's fingerprint of the result (compared by
+// changedStores).
 func withInstance(ds []render.Desired, instance string) {
 	for i := range ds {
 		d := &ds[i]
@@ -158,6 +159,7 @@ func withInstance(ds []render.Desired, instance string) {
 			}
 			(*labels)[LabelInstance] = instance
 		}
+		d.Fingerprint = render.Fingerprint(d)
 	}
 }
 

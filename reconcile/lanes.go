@@ -106,11 +106,11 @@ func (l *lanes) Express() bool {
 
 // changedStores returns the stores whose desired state differs between
 // two revisions: added, removed or changed. Every store is new when there
-// was no revision before.
+// was no revision before. Desired states compare by their fingerprints.
 func changedStores(before, after map[string]*render.Desired) map[string]bool {
 	out := map[string]bool{}
 	for name, d := range after {
-		if b, ok := before[name]; !ok || !apiequality.Semantic.DeepEqual(b, d) {
+		if b, ok := before[name]; !ok || !sameDesired(b, d) {
 			out[name] = true
 		}
 	}
@@ -120,4 +120,20 @@ func changedStores(before, after map[string]*render.Desired) map[string]bool {
 		}
 	}
 	return out
+}
+
+// sameDesired compares two desired states by their fingerprints (computed
+// now if rendering left none), or field by field if one cannot be encoded.
+func sameDesired(a, b *render.Desired) bool {
+	fa, fb := a.Fingerprint, b.Fingerprint
+	if fa == "" {
+		fa = render.Fingerprint(a)
+	}
+	if fb == "" {
+		fb = render.Fingerprint(b)
+	}
+	if fa == "" || fb == "" {
+		return apiequality.Semantic.DeepEqual(a, b)
+	}
+	return fa == fb
 }
