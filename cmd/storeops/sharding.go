@@ -27,6 +27,10 @@ type sharding struct {
 	mu       sync.Mutex
 	draining map[int]bool // shards being handed over: no new work
 
+	// queue queues the stores of the shards acquired, several shards in
+	// one pass over the fleet.
+	queue shardBatch
+
 	// view is the member's status as last read (see watch): the status
 	// reads it under the reconciler's lock, which the member's own locks
 	// must never wait on.
@@ -90,6 +94,7 @@ func newSharding(cfg *rest.Config, f *engineFlags, shards int, rec func() *recon
 		return nil, err
 	}
 	s := &sharding{rec: rec, draining: map[int]bool{}}
+	s.queue.do = s.enqueueShards
 	s.m, err = shard.New(shard.Config{
 		Client:           client,
 		Namespace:        f.lease.namespace,
@@ -121,12 +126,60 @@ func (s *sharding) owns(store string) bool {
 }
 
 // acquired queues every store of shard k: this replica acts on them now.
+// It returns at once (the member's loop calls it); the stores are queued
+// from another goroutine, those of the shards acquired together in one
+// or two passes over the fleet (at start, 32 shards: not 32 passes).
 func (s *sharding) acquired(k int) {
 	s.mu.Lock()
 	delete(s.draining, k)
 	s.mu.Unlock()
+	s.queue.add(k)
+}
+
+// enqueueShards queues every store of the shards ks.
+func (s *sharding) enqueueShards(ks map[int]bool) {
 	if r := s.rec(); r != nil {
-		r.EnqueueMatching(func(store string) bool { return s.m.ShardOf(store) == k })
+		r.EnqueueMatching(func(store string) bool { return ks[s.m.ShardOf(store)] })
+	}
+}
+
+// shardBatch runs do for the shards added, one pass at a time: the shards
+// added while a pass runs go together into the next, so shards added in a
+// burst cost at most two passes, however many.
+type shardBatch struct {
+	do func(ks map[int]bool)
+
+	mu      sync.Mutex
+	pending map[int]bool
+	running bool
+}
+
+// add asks for a pass over shard k and returns at once.
+func (b *shardBatch) add(k int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.pending == nil {
+		b.pending = map[int]bool{}
+	}
+	b.pending[k] = true
+	if !b.running {
+		b.running = true
+		go b.run()
+	}
+}
+
+func (b *shardBatch) run() {
+	for {
+		b.mu.Lock()
+		ks := b.pending
+		b.pending = nil
+		if len(ks) == 0 {
+			b.running = false
+			b.mu.Unlock()
+			return
+		}
+		b.mu.Unlock()
+		b.do(ks)
 	}
 }
 
