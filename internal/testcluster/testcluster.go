@@ -95,6 +95,30 @@ func (c *Cluster) Restart(t testing.TB, component string, grace time.Duration) {
 	}
 }
 
+// Pause stops one process of the local control plane (as Restart does)
+// until Resume; Pause(t, "kube-apiserver") makes the cluster unreachable.
+// It skips the test on a cluster named by $KUBECONFIG.
+func (c *Cluster) Pause(t testing.TB, component string) {
+	t.Helper()
+	if c.dc == nil {
+		t.Skip("stopping a component needs the local control plane")
+	}
+	if err := c.dc.Pause(component, 0); err != nil {
+		t.Fatalf("stop %s: %v", component, err)
+	}
+}
+
+// Resume starts a process stopped by Pause again and returns once the API
+// server is ready.
+func (c *Cluster) Resume(t testing.TB, component string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := c.dc.Resume(ctx, component); err != nil {
+		t.Fatalf("start %s again: %v", component, err)
+	}
+}
+
 // Faults returns an injector of faults into this cluster: drain a node,
 // delete a pod, make a pod unready, fail the next Job run (package
 // clusterfault; the last two need the local control plane's kwok stages).
