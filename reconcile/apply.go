@@ -49,6 +49,11 @@ type ClusterApplier struct {
 	// Instance signs the namespaces this applier creates and labels
 	// everything it makes; set it before the first Apply.
 	Instance Instance
+	// KeyClient reaches the cluster of the instance key Secret, on which
+	// the creation intents of store namespaces are recorded, when that is
+	// not the applier's own (a registered target cluster's); nil: the
+	// applier's client.
+	KeyClient kubernetes.Interface
 	// Timeout bounds each Helm operation, hooks included.
 	Timeout time.Duration
 	// MaxHistory is how many release revisions Helm keeps.

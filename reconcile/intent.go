@@ -18,6 +18,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 )
 
 // Creation intents: how a store namespace that a run of storeops created
@@ -112,6 +113,15 @@ func newNonce() (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
+// keyClient reaches the instance key Secret: KeyClient, else the
+// applier's own client.
+func (c *ClusterApplier) keyClient() kubernetes.Interface {
+	if c.KeyClient != nil {
+		return c.KeyClient
+	}
+	return c.client
+}
+
 // recordsIntents reports whether this applier knows where the instance key
 // Secret is, and so can record intents.
 func (c *ClusterApplier) recordsIntents() bool {
@@ -121,7 +131,7 @@ func (c *ClusterApplier) recordsIntents() bool {
 // readIntents returns the nonces recorded for store on the instance key
 // Secret (read from the API server, not a cache).
 func (c *ClusterApplier) readIntents(ctx context.Context, store string) ([]string, error) {
-	sec, err := c.client.CoreV1().Secrets(c.Instance.keyNamespace).Get(ctx, instanceKeySecret(c.Instance.Name), metav1.GetOptions{})
+	sec, err := c.keyClient().CoreV1().Secrets(c.Instance.keyNamespace).Get(ctx, instanceKeySecret(c.Instance.Name), metav1.GetOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("read the creation intents of %s: %w", store, err)
 	}
@@ -144,7 +154,7 @@ func (c *ClusterApplier) recordIntent(ctx context.Context, store, nonce string) 
 	if err != nil {
 		return "", err
 	}
-	_, err = c.client.CoreV1().Secrets(c.Instance.keyNamespace).Patch(ctx, instanceKeySecret(c.Instance.Name), types.MergePatchType, patch, metav1.PatchOptions{})
+	_, err = c.keyClient().CoreV1().Secrets(c.Instance.keyNamespace).Patch(ctx, instanceKeySecret(c.Instance.Name), types.MergePatchType, patch, metav1.PatchOptions{})
 	if err != nil {
 		return "", fmt.Errorf("record the creation intent of %s: %w", store, err)
 	}
@@ -161,7 +171,7 @@ func (c *ClusterApplier) clearIntent(ctx context.Context, store, value string) {
 	if err != nil {
 		return
 	}
-	_, err = c.client.CoreV1().Secrets(c.Instance.keyNamespace).Patch(ctx, instanceKeySecret(c.Instance.Name), types.JSONPatchType, patch, metav1.PatchOptions{})
+	_, err = c.keyClient().CoreV1().Secrets(c.Instance.keyNamespace).Patch(ctx, instanceKeySecret(c.Instance.Name), types.JSONPatchType, patch, metav1.PatchOptions{})
 	if err != nil && !apierrors.IsInvalid(err) {
 		c.log.Warn("cannot clear a creation intent", "store", store, "error", err)
 	}

@@ -16,7 +16,12 @@ type Observed struct {
 // ObservedStore is what lives in the cluster for one store. Nil fields are
 // absent objects.
 type ObservedStore struct {
-	Name          string
+	Name string
+	// Cluster is the target cluster the store was found on ("" for the
+	// local one). Others are its copies found on other clusters (several
+	// target clusters; see Clusters), which On picks from.
+	Cluster       string
+	Others        []*ObservedStore
 	Namespace     *corev1.Namespace
 	Quota         *corev1.ResourceQuota
 	LimitRange    *corev1.LimitRange
@@ -53,6 +58,20 @@ type ObservedStore struct {
 	// the Secrets of the store's namespace: its RoleBinding of the store
 	// role is missing (see StoreRole).
 	SecretsRefused bool
+}
+
+// On returns the copy of the store found on cluster, if there is one;
+// otherwise o itself (nil stays nil).
+func (o *ObservedStore) On(cluster string) *ObservedStore {
+	if o == nil || o.Cluster == cluster {
+		return o
+	}
+	for _, c := range o.Others {
+		if c.Cluster == cluster {
+			return c
+		}
+	}
+	return o
 }
 
 // HeldData reports whether the store may hold data a person would miss:

@@ -109,6 +109,25 @@ type Policy struct {
 	// a way retrying cannot fix; the store is left alone until its desired
 	// or observed state changes.
 	Stalled map[string]string
+	// Clusters, when set, tells which target clusters storeops may act on
+	// now and which moves between them a person confirmed (several target
+	// clusters; see Clusters). Nil: one cluster, always there.
+	Clusters ClusterView
+}
+
+// ClusterView is what the plan needs to know of the target clusters.
+// Cluster names are render.Store.Cluster's: "" is the local one.
+type ClusterView interface {
+	// Down says why storeops cannot act on cluster now (not registered,
+	// unreachable, its caches not filled yet); "" when it can.
+	Down(cluster string) string
+	// Unseen names a registered cluster whose stores are not known yet
+	// (never observed since the start); "" when every one was. A store
+	// found nowhere may live there.
+	Unseen() string
+	// MoveConfirmed reports whether a person confirmed moving store from
+	// one cluster to another (storeops confirm-move).
+	MoveConfirmed(store, from, to string) bool
 }
 
 // DefaultPolicy returns the defaults used by storeops serve.
@@ -150,9 +169,10 @@ func Plan(desired []render.Desired, observed Observed, policy Policy) ([]Action,
 		}
 		managed++
 		if !declared[name] {
-			a, _ := PlanStore(name, nil, o, policy)
-			deletes = append(deletes, name)
-			actions = append(actions, a)
+			deletes = append(deletes, name) // held or not, the guard counts it
+			if a, ok := PlanStore(name, nil, o, policy); ok {
+				actions = append(actions, a)
+			}
 		}
 	}
 	sort.Strings(deletes)
@@ -176,6 +196,9 @@ func PlanStore(name string, d *render.Desired, o *ObservedStore, p Policy) (Acti
 	}
 	if o == nil || o.Namespace == nil || o.Terminating() || !o.Owned {
 		return Action{}, false // nothing, being deleted, or not ours to delete
+	}
+	if p.Clusters != nil && p.Clusters.Down(o.Cluster) != "" {
+		return Action{}, false // its cluster holds it until it is back
 	}
 	return Action{Kind: ActDelete, Store: name, Observed: o, Reason: "store is no longer declared in stores.yaml"}, true
 }
@@ -218,6 +241,12 @@ func planStore(d *render.Desired, o *ObservedStore, p Policy) (Action, bool) {
 	}
 	if d.Store.Suspend {
 		return Action{}, false
+	}
+	if p.Clusters != nil {
+		o = o.On(d.Store.Cluster)
+		if a, decided := planPlacement(d, o, p); decided {
+			return a, a.Kind != ""
+		}
 	}
 	if o != nil && o.Namespace != nil && !o.Terminating() {
 		if !o.Owned {
@@ -297,6 +326,71 @@ func planStore(d *render.Desired, o *ObservedStore, p Policy) (Action, bool) {
 		return act(ActRepair, "namespace isolation drifted", diff)
 	}
 	return Action{}, false
+}
+
+// planPlacement decides what a declared store's target cluster asks for
+// before anything else: nothing while that cluster cannot be acted on or
+// the store may live on a cluster not observed yet; for a store living on
+// another cluster than stores.yaml names, a block, or the deletion from
+// the old cluster once a person confirmed the move. decided is false when
+// the store is where it belongs and its cluster is there: the usual plan
+// follows.
+func planPlacement(d *render.Desired, o *ObservedStore, p Policy) (a Action, decided bool) {
+	name, want := d.Store.Name, d.Store.Cluster
+	if o != nil && o.Namespace != nil && o.Cluster != want {
+		from := o.Cluster
+		if !p.Clusters.MoveConfirmed(name, from, want) {
+			if o.Terminating() {
+				return Action{}, true // being deleted there: wait until it is gone
+			}
+			return Action{Kind: ActBlock, Store: name, Desired: d, Observed: o, Reason: MoveBlockedReason(name, from, want)}, true
+		}
+		if p.Clusters.Down(from) != "" || o.Terminating() || !o.Owned || o.Unsynced {
+			return Action{}, true // the old copy goes first; wait until it can
+		}
+		return Action{Kind: ActDelete, Store: name, Desired: d, Observed: o,
+			Reason: fmt.Sprintf("moving to cluster %s (confirmed): delete it from cluster %s first, then install it on %s",
+				render.ClusterName(want), render.ClusterName(from), render.ClusterName(want))}, true
+	}
+	if p.Clusters.Down(want) != "" {
+		return Action{}, true
+	}
+	if (o == nil || o.Namespace == nil) && p.Clusters.Unseen() != "" {
+		return Action{}, true
+	}
+	return Action{}, false
+}
+
+// MoveBlockedReason says why a store living on cluster from is not moved
+// to cluster to, and what a person can do.
+func MoveBlockedReason(store, from, to string) string {
+	f, t := render.ClusterName(from), render.ClusterName(to)
+	return fmt.Sprintf("the store lives on cluster %s and stores.yaml places it on %s: moving it deletes it, with its data, from %s "+
+		"and installs it anew on %s, so storeops will not unless a person confirms it: put `cluster: %s` back, or run "+
+		"`storeops confirm-move %s --from %s --to %s`", f, t, f, t, f, store, f, t)
+}
+
+// HeldReason says why a declared store is held by its target cluster
+// (see planPlacement), "" when it is not.
+func HeldReason(d *render.Desired, o *ObservedStore, c ClusterView) string {
+	if c == nil || d == nil {
+		return ""
+	}
+	o = o.On(d.Store.Cluster)
+	where := d.Store.Cluster
+	if o != nil && o.Namespace != nil {
+		where = o.Cluster
+	}
+	if why := c.Down(where); why != "" {
+		return "held: " + why
+	}
+	if where != d.Store.Cluster {
+		return ""
+	}
+	if u := c.Unseen(); u != "" && (o == nil || o.Namespace == nil) {
+		return fmt.Sprintf("held: cluster %s has not been observed yet, and the store may live there", u)
+	}
+	return ""
 }
 
 // remediate decides what to do with a deployed release that is not ready.

@@ -739,6 +739,9 @@ func (r *Reconciler) snapshotLocked(now time.Time) *Snapshot {
 	if r.Shards != nil {
 		snap.Shards = r.Shards()
 	}
+	if cs, ok := r.Policy.Clusters.(interface{ Statuses() []ClusterStatus }); ok {
+		snap.Clusters = cs.Statuses()
+	}
 	return snap
 }
 

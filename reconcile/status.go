@@ -30,6 +30,11 @@ const (
 	// never became Ready but holds data); storeops changes nothing of it
 	// until then. The message says what to do.
 	PhaseBlocked Phase = "Blocked"
+	// PhaseHeld: the store's target cluster cannot be acted on now (not
+	// registered, unreachable, not observed yet); storeops changes nothing
+	// of it until it can, and the other clusters' stores go on. The
+	// message says why.
+	PhaseHeld Phase = "Held"
 	// PhaseUnknown: no revision of stores.yaml is known yet (Git
 	// unreachable since the start, no cache): nothing is applied or
 	// deleted.
@@ -37,7 +42,7 @@ const (
 )
 
 // Phases lists every phase, in the order a person reads them.
-var Phases = []Phase{PhasePending, PhaseProvisioning, PhaseReady, PhaseDegraded, PhaseFailed, PhaseBlocked, PhaseDeleting, PhaseSuspended, PhaseUnknown}
+var Phases = []Phase{PhasePending, PhaseProvisioning, PhaseReady, PhaseDegraded, PhaseFailed, PhaseBlocked, PhaseHeld, PhaseDeleting, PhaseSuspended, PhaseUnknown}
 
 // Condition is one aspect of a store's state. LastTransition changes only
 // when Status changes.
@@ -94,6 +99,9 @@ type StoreStatus struct {
 	// Replica is the replica acting on the store when the replicas share
 	// the stores (serve --shards): the holder of its shard.
 	Replica string `json:"replica,omitempty"`
+	// Cluster is the target cluster the store lives on (where it was
+	// found, else where stores.yaml places it); empty for the local one.
+	Cluster string `json:"cluster,omitempty"`
 }
 
 // URLs of a store's public pages.
@@ -161,6 +169,20 @@ type Snapshot struct {
 	Generated time.Time `json:"generated"`
 	// Shards is set when the replicas share the stores (serve --shards).
 	Shards *ShardView `json:"shards,omitempty"`
+	// Clusters lists the target clusters when stores live on several.
+	Clusters []ClusterStatus `json:"clusters,omitempty"`
+}
+
+// ClusterStatus is what storeops knows of one target cluster.
+type ClusterStatus struct {
+	// Name is the cluster's registered name; "local" for storeops' own.
+	Name string `json:"name"`
+	// Ready is true while storeops can act on the cluster.
+	Ready bool `json:"ready"`
+	// Message says why it cannot, when it cannot.
+	Message string `json:"message,omitempty"`
+	// Since is when Ready last changed.
+	Since time.Time `json:"since"`
 }
 
 // ShardView is this replica's part of a fleet sharded between replicas.

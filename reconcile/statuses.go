@@ -19,6 +19,11 @@ func (r *Reconciler) storeStatus(d *render.Desired, o *ObservedStore, now time.T
 	if r.ReplicaOf != nil {
 		st.Replica = r.ReplicaOf(s.Name)
 	}
+	st.Cluster = s.Cluster
+	o = o.On(s.Cluster)
+	if o != nil && o.Namespace != nil {
+		st.Cluster = o.Cluster
+	}
 	if st.LastAction != nil {
 		st.LastError = st.LastAction.Error
 	}
@@ -83,6 +88,9 @@ func (r *Reconciler) phase(d *render.Desired, o *ObservedStore, released bool, n
 	if kind, ok := r.running[name]; ok {
 		return PhaseProvisioning, fmt.Sprintf("%s in progress", kind)
 	}
+	if why := HeldReason(d, o, r.Policy.Clusters); why != "" {
+		return PhaseHeld, why
+	}
 	if reason, ok := r.blocked[name]; ok {
 		return PhaseBlocked, reason
 	}
@@ -141,7 +149,7 @@ func (r *Reconciler) orphanStatus(o *ObservedStore, now time.Time) StoreStatus {
 	st := StoreStatus{
 		Name: o.Name, Namespace: render.NamespacePrefix + o.Name, Declared: false,
 		Workloads: append([]Workload{}, o.Workloads...), Conditions: []Condition{},
-		LastAction: r.lastAction[o.Name], Since: now,
+		LastAction: r.lastAction[o.Name], Since: now, Cluster: o.Cluster,
 	}
 	if o.Namespace != nil {
 		st.Type, st.Plan = o.Namespace.Labels[render.LabelType], o.Namespace.Labels[render.LabelPlan]
@@ -154,6 +162,8 @@ func (r *Reconciler) orphanStatus(o *ObservedStore, now time.Time) StoreStatus {
 		st.Phase, st.Message = PhaseBlocked, "namespace carries storeops' labels but was not created by this instance: never adopted or deleted"
 	case r.revision == "":
 		st.Phase, st.Message = PhaseUnknown, "no revision of stores.yaml is known yet; nothing is applied or deleted until one is"
+	case r.Policy.Clusters != nil && r.Policy.Clusters.Down(o.Cluster) != "":
+		st.Phase, st.Message = PhaseHeld, "no longer declared; deletion held: "+r.Policy.Clusters.Down(o.Cluster)
 	case o.Terminating() || r.running[o.Name] == ActDelete:
 		st.Phase, st.Message = PhaseDeleting, "no longer declared; deleting"
 	case r.refused != nil && r.refused.Reason == "MassDeletion":

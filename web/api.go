@@ -75,6 +75,8 @@ type Status struct {
 	// Shards is this replica's part when the replicas share the stores
 	// (serve --shards).
 	Shards *reconcile.ShardView `json:"shards,omitempty"`
+	// Clusters lists the target clusters when stores live on several.
+	Clusters []reconcile.ClusterStatus `json:"clusters,omitempty"`
 }
 
 // Health is the answer of GET /api/v1/health.
@@ -355,7 +357,7 @@ func limitParam(r *http.Request, def, max int) (int, error) {
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	snap := s.cfg.Board.Current()
 	st := Status{
-		Revision: snap.Revision, Source: snap.Source, Syncing: snap.Syncing, Leader: snap.Leader, Shards: snap.Shards,
+		Revision: snap.Revision, Source: snap.Source, Syncing: snap.Syncing, Leader: snap.Leader, Shards: snap.Shards, Clusters: snap.Clusters,
 		Refused: snap.Refused, Generated: snap.Generated, Stores: len(snap.Stores),
 		Phases: map[reconcile.Phase]int{},
 	}

@@ -243,7 +243,7 @@ func TestStatus(t *testing.T) {
 	want := web.Status{
 		Revision: f.Revision, Source: f.Source, Leader: true, Refused: f.Refused, Generated: t0, Stores: 3,
 		Phases: map[reconcile.Phase]int{"Pending": 0, "Provisioning": 0, "Ready": 2, "Degraded": 0,
-			"Failed": 1, "Blocked": 0, "Deleting": 0, "Suspended": 0, "Unknown": 0},
+			"Failed": 1, "Blocked": 0, "Held": 0, "Deleting": 0, "Suspended": 0, "Unknown": 0},
 		LastSync: &f.History[0],
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

@@ -22,7 +22,7 @@ func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 // TestEveryCommandHasExamplesAndEnv: each command's -h ends with examples
 // and the rule of the environment variables.
 func TestEveryCommandHasExamplesAndEnv(t *testing.T) {
-	for _, name := range []string{"adopt", "completion", "confirm-deletions", "get", "plan", "reconcile", "schema", "serve", "sync", "validate", "version"} {
+	for _, name := range []string{"adopt", "completion", "confirm-deletions", "confirm-move", "get", "plan", "reconcile", "schema", "serve", "sync", "validate", "version"} {
 		code, _, stderr := runCLI(t, name, "-h")
 		if code != exitOK || !strings.Contains(stderr, "\nExamples:\n  ") || !strings.Contains(stderr, "$STOREOPS_LOG_LEVEL") {
 			t.Errorf("storeops %s -h: exit %d\n%s", name, code, stderr)

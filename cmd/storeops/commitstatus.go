@@ -153,7 +153,7 @@ func (d *daemon) previewer(dash dashboardFlags, log *slog.Logger) (*preview.Prev
 			policy.ChartVersions = d.rec.ChartVersions
 			policy.ConfirmDeletions = confirmsDeletions(snap, "")
 			policy.Instance = d.rec.Instance
-			return reconcile.Plan(d.rec.Render(cfg), d.obs.Observe(), policy)
+			return reconcile.Plan(d.rec.Render(cfg), d.clusters.Observe(), policy)
 		},
 	}), nil
 }

@@ -65,7 +65,7 @@ func TestBashCompletion(t *testing.T) {
 		want     []string
 		wantNone []string
 	}{
-		{[]string{""}, []string{"adopt", "completion", "confirm-deletions", "get", "plan", "reconcile", "schema", "serve", "sync", "validate", "version"}, nil},
+		{[]string{""}, []string{"adopt", "completion", "confirm-deletions", "confirm-move", "get", "plan", "reconcile", "schema", "serve", "sync", "validate", "version"}, nil},
 		{[]string{"pl"}, []string{"plan"}, []string{"sync"}},
 		{[]string{"plan", "--git-"}, []string{"--git-url", "--git-branch", "--git-path"}, []string{"--repo", "--kubeconfig"}},
 		{[]string{"plan", "--"}, []string{"--context", "--kubeconfig", "--diff", "--timeout"}, []string{"--repo"}},

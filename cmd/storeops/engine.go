@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/storeops/storeops/reconcile"
+	"github.com/storeops/storeops/render"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 )
@@ -29,6 +30,9 @@ type engineFlags struct {
 	// instance's shard group: its applier is fenced by the shard Leases,
 	// not the leader Lease.
 	shards int
+	// clusters places stores on the clusters registered by Secrets in
+	// storeops' namespace too (see LabelCluster).
+	clusters bool
 }
 
 // leaseFlags name the leader Lease, which serve and sync --once share: one
@@ -56,6 +60,7 @@ func (f *engineFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.lease.renewDeadline, "leader-renew-deadline", 10*time.Second, "how long the leader tries to renew before giving up")
 	fs.DurationVar(&f.lease.retryPeriod, "leader-retry-period", 2*time.Second, "how often candidates try to take the Lease")
 	f.storeRole.register(fs)
+	fs.BoolVar(&f.clusters, "clusters", false, "also place stores on the target clusters registered as Secrets labelled "+LabelCluster+"=<name> in storeops' namespace (see the README, \"Several clusters\")")
 }
 
 // leaseName is the leader Lease of the instance.
@@ -81,8 +86,15 @@ type engine struct {
 	// holds the leader Lease.
 	fence *reconcile.Fence
 	flags *engineFlags
-	// events records Kubernetes Events through the fenced client.
-	events *reconcile.KubeEvents
+	// clusters are the target clusters, local the one of restCfg; obs is
+	// its observer.
+	clusters *reconcile.Clusters
+	local    *reconcile.Member
+	inst     reconcile.Instance
+	log      *slog.Logger
+	// keyClient is the local applier's (fenced) client: the creation
+	// intents of every cluster's store namespaces are recorded with it.
+	keyClient kubernetes.Interface
 	// shard is set with --shards: the stores this replica acts on.
 	shard *sharding
 }
@@ -96,7 +108,7 @@ func (f *engineFlags) engine(ctx context.Context, log *slog.Logger, createKey bo
 	if err := reconcile.CheckInstanceName(f.instance); err != nil {
 		return nil, fmt.Errorf("-instance: %w", err)
 	}
-	e := &engine{board: reconcile.NewBoard(), changed: reconcile.NewSignal(), fence: &reconcile.Fence{}, flags: f}
+	e := &engine{board: reconcile.NewBoard(), changed: reconcile.NewSignal(), fence: &reconcile.Fence{}, flags: f, log: log}
 	var err error
 	if e.restCfg, e.client, err = kubeConfig(f.kube); err != nil {
 		return nil, err
@@ -110,47 +122,30 @@ func (f *engineFlags) engine(ctx context.Context, log *slog.Logger, createKey bo
 	if err != nil {
 		return nil, err
 	}
-	e.obs = reconcile.NewObserver(e.client, inst, func(store string) {
+	e.inst = inst
+	e.clusters = reconcile.NewClusters(func(string) {
+		// A cluster came, went, answers again or stopped answering: its
+		// stores are looked at again and the status shows it.
 		e.changed.Notify()
-		e.rec.Enqueue(store) // the store's worker looks at it again (leader only)
+		e.rec.EnqueueMatching(func(string) bool { return true })
 	})
-	// The applier's requests pass the fence; the informers' do not need to.
-	applyCfg := rest.CopyConfig(e.restCfg)
 	if f.shards > 0 {
 		if e.shard, err = newSharding(e.restCfg, f, f.shards, func() *reconcile.Reconciler { return e.rec }, log); err != nil {
 			return nil, err
 		}
-		applyCfg.Wrap(e.shard.m.Wrap) // writes to a store's namespace only while its shard is held
-	} else {
-		applyCfg.Wrap(e.fence.Wrap)
 	}
-	applyClient, err := kubernetes.NewForConfig(applyCfg)
-	if err != nil {
+	if e.local, err = e.member("", e.restCfg, nil, log); err != nil {
 		return nil, err
 	}
-	applier, err := reconcile.NewClusterApplier(applyCfg, applyClient, reconcile.EmbeddedCharts{}, log)
-	if err != nil {
-		return nil, err
-	}
-	applier.Instance = inst
-	if applier.StoreRole, err = f.storeRole.role(); err != nil {
-		return nil, err
-	}
-	// Once the store role is bound in a namespace, its Secrets are listed
-	// at once, not after the informer's backoff.
-	applier.OnBound = e.obs.Rewatch
+	e.obs = e.local.Observer
 	deadlines, err := reconcile.ChartDeadlines(reconcile.EmbeddedCharts{})
 	if err != nil {
 		return nil, err
 	}
-	applier.Timeout = deadlines.Helm
-	if f.helmTimeout > 0 {
-		applier.Timeout = f.helmTimeout
-	}
-	e.rec = reconcile.New(e.obs, applier, e.board, log)
+	e.rec = reconcile.New(e.clusters, e.clusters, e.board, log)
 	e.rec.Instance = inst.Name
-	e.events = reconcile.NewKubeEvents(applyClient)
-	e.rec.Events = e.events
+	e.rec.Events = e.clusters
+	e.rec.Policy.Clusters = e.clusters
 	if e.rec.ChartVersions, err = (reconcile.EmbeddedCharts{}).ChartVersions(); err != nil {
 		return nil, err
 	}
@@ -170,13 +165,87 @@ func (f *engineFlags) engine(ctx context.Context, log *slog.Logger, createKey bo
 	return e, nil
 }
 
+// member wires the observer, applier and event recorder of one target
+// cluster: name "" and storeops' own configuration for the local one, else
+// a registered cluster's (reg holds its store role; probe is set for it).
+func (e *engine) member(name string, cfg *rest.Config, reg *registration, log *slog.Logger) (*reconcile.Member, error) {
+	f := e.flags
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	m := &reconcile.Member{Name: name}
+	m.Observer = reconcile.NewObserver(client, e.inst, func(store string) {
+		e.changed.Notify()
+		e.rec.Enqueue(store) // the store's worker looks at it again (leader only)
+	})
+	// The applier's requests pass the fence; the informers' do not need to.
+	applyCfg := rest.CopyConfig(cfg)
+	if e.shard != nil {
+		applyCfg.Wrap(e.shard.m.Wrap) // writes to a store's namespace only while its shard is held
+	} else {
+		applyCfg.Wrap(e.fence.Wrap)
+	}
+	applyClient, err := kubernetes.NewForConfig(applyCfg)
+	if err != nil {
+		return nil, err
+	}
+	applier, err := reconcile.NewClusterApplier(applyCfg, applyClient, reconcile.EmbeddedCharts{}, log.With("cluster", render.ClusterName(name)))
+	if err != nil {
+		return nil, err
+	}
+	applier.Instance = e.inst
+	if reg == nil {
+		e.keyClient = applyClient
+	} else {
+		applier.KeyClient = e.keyClient // the intents live beside the instance key, on the local cluster
+	}
+	if reg == nil {
+		if applier.StoreRole, err = f.storeRole.role(); err != nil {
+			return nil, err
+		}
+	} else {
+		applier.StoreRole = reg.storeRole
+		m.Probe = func(ctx context.Context) error {
+			return client.Discovery().RESTClient().Get().AbsPath("/readyz").Do(ctx).Error()
+		}
+	}
+	// Once the store role is bound in a namespace, its Secrets are listed
+	// at once, not after the informer's backoff.
+	applier.OnBound = m.Observer.Rewatch
+	deadlines, err := reconcile.ChartDeadlines(reconcile.EmbeddedCharts{})
+	if err != nil {
+		return nil, err
+	}
+	applier.Timeout = deadlines.Helm
+	if f.helmTimeout > 0 {
+		applier.Timeout = f.helmTimeout
+	}
+	m.Applier = applier
+	m.Events = reconcile.NewKubeEvents(applyClient)
+	m.Config, m.Client = cfg, client
+	return m, nil
+}
+
+// startEvents starts the event recorder of a member.
+func (e *engine) startEvents(ctx context.Context, m *reconcile.Member) error {
+	if k, ok := m.Events.(*reconcile.KubeEvents); ok {
+		return k.Start(ctx)
+	}
+	return nil
+}
+
 // start runs the informers until ctx ends, waits for their caches, and
 // refreshes the status on every change.
 func (e *engine) start(ctx context.Context) error {
-	if !e.obs.Start(ctx.Done()) {
+	e.clusters.Add(ctx, e.local)
+	if !e.clusters.WaitObserved(ctx, "") {
 		return errors.New("informer caches did not sync: " + context.Cause(ctx).Error())
 	}
-	if err := e.events.Start(ctx); err != nil {
+	if err := e.startEvents(ctx, e.local); err != nil {
+		return err
+	}
+	if err := e.watchClusters(ctx); err != nil {
 		return err
 	}
 	go func() {

@@ -61,6 +61,8 @@ func applyEnv(fs *flag.FlagSet, getenv func(string) (string, bool)) error {
 var examples = map[string]string{
 	"adopt": `  # Hand the store namespaces of a version without instances to this one
   storeops adopt --kubeconfig ~/.kube/config --context prod acme`,
+	"confirm-move": `  # Confirm moving store acme from the local cluster to eu-west (it is deleted, with its data, from the local one)
+  storeops confirm-move --leader-election-namespace storeops --from local --to eu-west acme`,
 	"confirm-deletions": `  # Confirm the deletions of revision 3f2a9c1, in the cluster of kubeconfig context prod
   storeops confirm-deletions --context prod --leader-election-namespace storeops 3f2a9c1`,
 	"plan": `  # What merging the config repository's main branch would do

@@ -68,6 +68,7 @@ func (d *daemon) watchSyncRequests(ctx context.Context) {
 			return
 		}
 		d.noteConfirmation(l)
+		d.noteMoves(l)
 		v := l.Annotations[annotationSyncRequested]
 		if v == "" || v == seen {
 			return

@@ -164,12 +164,14 @@ func (f *oneShotFlags) plan(ctx context.Context, log *slog.Logger, withDiff bool
 	if err := e.start(ctx); err != nil {
 		return nil, nil, rev, err
 	}
+	e.awaitClusters(ctx, clusterWait)
+	e.leaseMoves(ctx)
 	policy := e.rec.Policy
 	policy.Now = time.Now()
 	policy.ChartVersions = e.rec.ChartVersions
 	policy.ConfirmDeletions = confirmsDeletions(rev.snap, f.engine.confirm) || confirmsDeletions(rev.snap, e.leaseConfirmation(ctx))
 	policy.Instance = e.rec.Instance
-	actions, err := reconcile.Plan(e.rec.Render(rev.cfg), e.obs.Observe(), policy)
+	actions, err := reconcile.Plan(e.rec.Render(rev.cfg), e.clusters.Observe(), policy)
 	if err != nil || !withDiff {
 		return actions, nil, rev, err
 	}
@@ -241,6 +243,10 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	e, err := f.engine.engine(ctx, log, true)
 	if err == nil {
 		err = e.start(ctx)
+	}
+	if err == nil {
+		e.awaitClusters(ctx, clusterWait)
+		e.leaseMoves(ctx)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "storeops sync:", err)

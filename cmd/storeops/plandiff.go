@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/storeops/storeops/charts"
 	"github.com/storeops/storeops/internal/manifestdiff"
@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/restmapper"
 )
 
@@ -203,21 +204,35 @@ func unstructuredOf(obj runtime.Object, apiVersion, kind string) (manifestdiff.O
 // note saying why instead.
 func (e *engine) clusterDiffs(ctx context.Context, actions []reconcile.Action) map[string]string {
 	out := map[string]string{}
-	var mapper meta.RESTMapper
-	var dyn dynamic.Interface
-	var once sync.Once
-	var setupErr error
-	setup := func() error {
-		once.Do(func() {
-			dc, err := discovery.NewDiscoveryClientForConfig(e.restCfg)
-			if err != nil {
-				setupErr = err
-				return
-			}
-			mapper = restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
-			dyn, setupErr = dynamic.NewForConfig(e.restCfg)
-		})
-		return setupErr
+	// The clients of each target cluster, made when a store there needs
+	// them.
+	type clients struct {
+		mapper meta.RESTMapper
+		dyn    dynamic.Interface
+		client kubernetes.Interface
+		err    error
+	}
+	byCluster := map[string]*clients{}
+	setup := func(cluster string) *clients {
+		if c := byCluster[cluster]; c != nil {
+			return c
+		}
+		c := &clients{}
+		byCluster[cluster] = c
+		m := e.clusters.Member(cluster)
+		if m == nil {
+			c.err = errors.New(e.clusters.Down(cluster))
+			return c
+		}
+		dc, err := discovery.NewDiscoveryClientForConfig(m.Config)
+		if err != nil {
+			c.err = err
+			return c
+		}
+		c.mapper = restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
+		c.dyn, c.err = dynamic.NewForConfig(m.Config)
+		c.client = m.Client
+		return c
 	}
 	for _, a := range actions {
 		if _, ok := diffKinds[a.Kind]; !ok || a.Desired == nil {
@@ -227,12 +242,13 @@ func (e *engine) clusterDiffs(ctx context.Context, actions []reconcile.Action) m
 		var live manifestdiff.LiveFunc
 		o := a.Observed
 		if o != nil && o.Namespace != nil && o.Release != nil {
-			if err := setup(); err != nil {
-				out[a.Store] = "(no diff: " + err.Error() + ")\n"
+			c := setup(o.Cluster)
+			if c.err != nil {
+				out[a.Store] = "(no diff: " + c.err.Error() + ")\n"
 				continue
 			}
 			ns := o.Namespace.Name
-			rel, err := driver.NewSecrets(e.client.CoreV1().Secrets(ns)).Get(fmt.Sprintf("sh.helm.release.v1.%s.v%d", o.Release.Name, o.Release.Revision))
+			rel, err := driver.NewSecrets(c.client.CoreV1().Secrets(ns)).Get(fmt.Sprintf("sh.helm.release.v1.%s.v%d", o.Release.Name, o.Release.Revision))
 			if err == nil {
 				previous = rel.Manifest
 				for _, h := range rel.Hooks {
@@ -240,7 +256,7 @@ func (e *engine) clusterDiffs(ctx context.Context, actions []reconcile.Action) m
 				}
 			}
 			live = func(id manifestdiff.ID) (manifestdiff.Object, bool, error) {
-				return getLive(ctx, mapper, dyn, id)
+				return getLive(ctx, c.mapper, c.dyn, id)
 			}
 		}
 		d, err := storeDiff(a.Kind, a.Desired, o, previous, live)

@@ -336,8 +336,12 @@ func (d *daemon) run(ctx context.Context) error {
 	if d.shard != nil {
 		d.startShards(ctx) // --shards needs --leader-elect: the sync Lease is watched below
 	}
-	if d.cfg.leaderElect {
+	if d.cfg.leaderElect || d.flags.clusters {
+		// Confirmations (moves between clusters among them) and, with
+		// leader election, the syncs other replicas forward.
 		go d.watchSyncRequests(ctx)
+	}
+	if d.cfg.leaderElect {
 		wg.Add(1)
 		go func() { defer wg.Done(); d.elect(electCtx) }()
 	} else {

@@ -66,6 +66,7 @@ storeops_stores{phase="Degraded"} 0
 storeops_stores{phase="Blocked"} 0
 storeops_stores{phase="Deleting"} 0
 storeops_stores{phase="Failed"} 1
+storeops_stores{phase="Held"} 0
 storeops_stores{phase="Pending"} 0
 storeops_stores{phase="Provisioning"} 0
 storeops_stores{phase="Ready"} 2

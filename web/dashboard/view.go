@@ -220,6 +220,8 @@ func phaseIcon(p reconcile.Phase) string {
 		return "⏸"
 	case reconcile.PhaseBlocked:
 		return "⛔"
+	case reconcile.PhaseHeld:
+		return "⏳"
 	case reconcile.PhaseUnknown:
 		return "?"
 	}
