@@ -126,6 +126,11 @@ func (e *engine) watchClusters(ctx context.Context) error {
 	if !e.flags.clusters {
 		return nil
 	}
+	// A refusal (RBAC) would keep the informer below retrying for ever:
+	// say it at once.
+	if _, err := e.client.CoreV1().Secrets(e.flags.lease.namespace).List(ctx, metav1.ListOptions{LabelSelector: LabelCluster, Limit: 1}); err != nil {
+		return fmt.Errorf("--clusters: list the cluster Secrets in namespace %s: %w", e.flags.lease.namespace, err)
+	}
 	r := &registrations{e: e, ctx: ctx, bySec: map[string]*registration{}, logged: map[string]string{}}
 	factory := informers.NewSharedInformerFactoryWithOptions(e.client, 0,
 		informers.WithNamespace(e.flags.lease.namespace),
