@@ -102,7 +102,7 @@ func TestTargetClusterAsServiceAccount(t *testing.T) {
 	if _, err := home.Client.CoreV1().Namespaces().Get(ctx, "store-"+store, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("the store's namespace on storeops' own cluster: %v; want none", err)
 	}
-	rb, err := eu.Client.RbacV1().RoleBindings("store-" + store).Get(ctx, "storeops-storeops", metav1.GetOptions{})
+	rb, err := eu.Client.RbacV1().RoleBindings("store-"+store).Get(ctx, "storeops-storeops", metav1.GetOptions{})
 	if err != nil || rb.RoleRef.Name != target.ns+"-storeops-store" || rb.Subjects[0].Namespace != target.ns {
 		t.Errorf("store role binding on the target: %+v (%v)", rb, err)
 	}
