@@ -57,11 +57,20 @@ func iterations(reduced, fullN int) int {
 	return reduced
 }
 
+// nodes is the cluster's number of fake nodes: STOREOPS_CHAOS_NODES, else
+// 2 (64 CPUs each: about 250 stores of these charts).
+func nodes() int {
+	if n, err := strconv.Atoi(os.Getenv("STOREOPS_CHAOS_NODES")); err == nil && n > 0 {
+		return n
+	}
+	return 2
+}
+
 func TestMain(m *testing.M) {
 	code := storeopsbin.Main(m, &binary, testcluster.MainWith(
 		testcluster.WithProfile(devcluster.Realistic),
 		testcluster.WithTimeScale(timeScale()),
-		testcluster.WithNodes(2),
+		testcluster.WithNodes(nodes()),
 	))
 	printTable(os.Stdout)
 	if path := os.Getenv("STOREOPS_CHAOS_TABLE"); path != "" {
