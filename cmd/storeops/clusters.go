@@ -19,6 +19,7 @@ import (
 
 	"github.com/storeops/storeops/reconcile"
 	"github.com/storeops/storeops/render"
+	"github.com/storeops/storeops/web"
 )
 
 // Target clusters other than storeops' own are registered as Secrets in
@@ -238,4 +239,53 @@ func (r *registrations) logOnce(secret string, err error) {
 	}
 	r.logged[secret] = err.Error()
 	r.e.log.Error("cluster Secret not usable", "secret", secret, "err", strings.TrimSpace(err.Error()))
+}
+
+// clusterReader reads the pods, events and quota of a store namespace on
+// the cluster the store lives on (as the status last showed it).
+type clusterReader struct {
+	e     *engine
+	local web.ClusterReader
+}
+
+var _ web.ClusterReader = clusterReader{}
+
+func (c clusterReader) on(namespace string) (web.ClusterReader, error) {
+	snap := c.e.board.Current()
+	if snap == nil {
+		return c.local, nil
+	}
+	st, ok := snap.Store(strings.TrimPrefix(namespace, render.NamespacePrefix))
+	if !ok || st.Cluster == "" {
+		return c.local, nil
+	}
+	m := c.e.clusters.Member(st.Cluster)
+	if m == nil {
+		return nil, errors.New(c.e.clusters.Down(st.Cluster))
+	}
+	return web.NewClusterReader(m.Client), nil
+}
+
+func (c clusterReader) Pods(ctx context.Context, namespace string) ([]web.Pod, error) {
+	r, err := c.on(namespace)
+	if err != nil {
+		return nil, err
+	}
+	return r.Pods(ctx, namespace)
+}
+
+func (c clusterReader) Events(ctx context.Context, namespace string, limit int) ([]web.Event, error) {
+	r, err := c.on(namespace)
+	if err != nil {
+		return nil, err
+	}
+	return r.Events(ctx, namespace, limit)
+}
+
+func (c clusterReader) QuotaUsage(ctx context.Context, namespace string) ([]web.QuotaUsage, error) {
+	r, err := c.on(namespace)
+	if err != nil {
+		return nil, err
+	}
+	return r.QuotaUsage(ctx, namespace)
 }

@@ -219,7 +219,7 @@ func newDaemon(cfg serveConfig, log *slog.Logger) (*daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	cluster := web.NewClusterReader(d.client)
+	cluster := clusterReader{e: d.engine, local: web.NewClusterReader(d.client)}
 	dash, err := cfg.dashboard.build(d.engine, cfg.source, cluster, log)
 	if err != nil {
 		return nil, fmt.Errorf("dashboard: %w", err)

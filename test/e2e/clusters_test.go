@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/storeops/storeops/internal/gittest"
 	"github.com/storeops/storeops/internal/testcluster"
 	"github.com/storeops/storeops/reconcile"
+	"github.com/storeops/storeops/web"
 )
 
 // Stores spread over two clusters by stores.yaml: the local one (the
@@ -86,6 +88,11 @@ func TestStoresOnTwoClusters(t *testing.T) {
 	}
 	if st, _ := d.store("mc-eu-a"); st.Cluster != "eu" {
 		t.Errorf("status of mc-eu-a: cluster %q, want eu", st.Cluster)
+	}
+	// The store's pods are read from its own cluster.
+	var pods web.PodList
+	if code := d.getJSON("/api/v1/stores/mc-eu-a/pods", &pods); code != http.StatusOK || len(pods.Pods) == 0 {
+		t.Errorf("pods of mc-eu-a: status %d, %d pods; want those on eu", code, len(pods.Pods))
 	}
 	if cs := d.status().Clusters; len(cs) != 2 || cs[0].Name != "local" || !cs[0].Ready || cs[1].Name != "eu" || !cs[1].Ready {
 		t.Errorf("status clusters %+v, want local and eu, both ready", cs)

@@ -193,6 +193,19 @@ func TestRefusedBannerOnEveryPage(t *testing.T) {
 	}
 }
 
+// With several target clusters, the sync page says which ones storeops
+// can act on and why not; a store's page names its cluster.
+func TestTargetClustersShown(t *testing.T) {
+	e := start(t, nil)
+	e.login()
+	s := sampleSnapshot()
+	s.Clusters = []reconcile.ClusterStatus{{Name: "local", Ready: true}, {Name: "eu", Message: "cluster eu has not answered since 2026-03-01T12:00:00Z: connection refused"}}
+	s.Stores[0].Cluster = "eu"
+	e.board.Publish(s)
+	wantIn(t, "sync", e.get("/sync").body, "Cluster local", "✔ ready", "Cluster eu", "its stores are held", "connection refused")
+	wantIn(t, "store", e.get("/stores/"+s.Stores[0].Name).body, "on cluster <code>eu</code>")
+}
+
 func TestStorePageCluster(t *testing.T) {
 	noCluster := start(t, func(c *dashboard.Config) { c.Cluster = nil })
 	wantIn(t, "no cluster", noCluster.get("/stores/alpha").body, "Cluster access is not configured")
