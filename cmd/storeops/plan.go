@@ -83,6 +83,15 @@ type planJSON struct {
 	Revision string             `json:"revision,omitempty"`
 	Actions  []actionJSON       `json:"actions"`
 	Refused  *reconcile.Refusal `json:"refused,omitempty"`
+	// Held are the stores whose target cluster cannot be acted on now:
+	// nothing of them is planned.
+	Held []heldJSON `json:"held,omitempty"`
+}
+
+// heldJSON is a store held by its cluster in `plan -o json`.
+type heldJSON struct {
+	Store  string `json:"store"`
+	Reason string `json:"reason"`
 }
 
 func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -113,8 +122,8 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "storeops plan:", err)
 		return exitUsage
 	}
-	actions, diffs, rev, err := f.plan(ctx, log, *withDiff)
-	out := planJSON{Revision: rev.snap.Revision, Actions: []actionJSON{}}
+	actions, diffs, held, rev, err := f.plan(ctx, log, *withDiff)
+	out := planJSON{Revision: rev.snap.Revision, Actions: []actionJSON{}, Held: held}
 	var guard *reconcile.MassDeletionError
 	switch {
 	case errors.As(err, &guard):
@@ -152,17 +161,17 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // plan loads the desired state, observes the cluster and plans; with
 // withDiff, it also makes the manifest diff of each action, by store.
-func (f *oneShotFlags) plan(ctx context.Context, log *slog.Logger, withDiff bool) ([]reconcile.Action, map[string]string, revision, error) {
+func (f *oneShotFlags) plan(ctx context.Context, log *slog.Logger, withDiff bool) ([]reconcile.Action, map[string]string, []heldJSON, revision, error) {
 	rev, err := f.load(ctx, log)
 	if err != nil {
-		return nil, nil, rev, err
+		return nil, nil, nil, rev, err
 	}
 	e, err := f.engine.engine(ctx, log, false)
 	if err != nil {
-		return nil, nil, rev, err
+		return nil, nil, nil, rev, err
 	}
 	if err := e.start(ctx); err != nil {
-		return nil, nil, rev, err
+		return nil, nil, nil, rev, err
 	}
 	e.awaitClusters(ctx, clusterWait)
 	e.leaseMoves(ctx)
@@ -171,11 +180,19 @@ func (f *oneShotFlags) plan(ctx context.Context, log *slog.Logger, withDiff bool
 	policy.ChartVersions = e.rec.ChartVersions
 	policy.ConfirmDeletions = confirmsDeletions(rev.snap, f.engine.confirm) || confirmsDeletions(rev.snap, e.leaseConfirmation(ctx))
 	policy.Instance = e.rec.Instance
-	actions, err := reconcile.Plan(e.rec.Render(rev.cfg), e.clusters.Observe(), policy)
-	if err != nil || !withDiff {
-		return actions, nil, rev, err
+	desired, observed := e.rec.Render(rev.cfg), e.clusters.Observe()
+	var held []heldJSON
+	for i := range desired {
+		d := &desired[i]
+		if why := reconcile.HeldReason(d, observed.Stores[d.Store.Name], policy.Clusters); why != "" && !d.Store.Suspend {
+			held = append(held, heldJSON{Store: d.Store.Name, Reason: why})
+		}
 	}
-	return actions, e.clusterDiffs(ctx, actions), rev, nil
+	actions, err := reconcile.Plan(desired, observed, policy)
+	if err != nil || !withDiff {
+		return actions, nil, held, rev, err
+	}
+	return actions, e.clusterDiffs(ctx, actions), held, rev, nil
 }
 
 var actionSigns = map[reconcile.ActionKind]string{
@@ -190,7 +207,14 @@ func printPlan(w io.Writer, p planJSON) {
 		fmt.Fprintf(w, "REFUSED: %s\n", p.Refused.Message)
 		return
 	}
+	for _, h := range p.Held {
+		fmt.Fprintf(w, "= %s %s\n", h.Store, h.Reason)
+	}
 	if len(p.Actions) == 0 {
+		if len(p.Held) > 0 {
+			fmt.Fprintf(w, "No changes to the other stores; %d held.\n", len(p.Held))
+			return
+		}
 		fmt.Fprintln(w, "No changes: the cluster matches stores.yaml.")
 		return
 	}

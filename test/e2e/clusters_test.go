@@ -129,6 +129,13 @@ func TestStoresOnTwoClusters(t *testing.T) {
 		t.Errorf("mc-home-a while eu is down: %s %q", st.Phase, st.Message)
 	}
 
+	// storeops plan shows them held too.
+	code, out := run(t, "plan", "--git-url", repo.URL(), "--kubeconfig", home.Kubeconfig, "--instance", "mc",
+		"--leader-election-namespace", ns, "--clusters", "--diff=false")
+	if code == 1 || !contains(out, "= mc-eu-c held: cluster eu", "= mc-nowhere held: cluster nowhere is not registered") {
+		t.Errorf("plan while eu is down: exit %d\n%s", code, out)
+	}
+
 	// eu back: it catches up.
 	eu.Resume(t, "kube-apiserver")
 	resumed = true
