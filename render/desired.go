@@ -68,11 +68,16 @@ type Desired struct {
 // Fingerprint returns a SHA-256 of the JSON encoding of the whole of d:
 // every encoded field of Desired and of its Store, a field added later
 // too (TestFingerprintCoversEveryField fails for a field the encoding
-// leaves out). d.Fingerprint itself is not encoded. It returns "" when d
+// leaves out), but for the store's line in its file. d.Fingerprint itself
+// is not encoded. It returns "" when d
 // cannot be encoded.
 func Fingerprint(d *Desired) string {
 	h := sha256.New()
-	if err := json.NewEncoder(h).Encode(d); err != nil {
+	// Where the store stands in its file is for messages only: a store
+	// added above it does not change it.
+	c := *d
+	c.Store.Line = 0
+	if err := json.NewEncoder(h).Encode(&c); err != nil {
 		return ""
 	}
 	return hex.EncodeToString(h.Sum(nil))
