@@ -1,7 +1,10 @@
 package shard
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 )
@@ -9,10 +12,10 @@ import (
 // Wrap is for rest.Config.Wrap: the returned transport refuses, with an
 // error wrapping ErrNotOwner, every request other than GET and HEAD whose
 // URL path is in the namespace of a store (per Config.StoreOfNamespace)
-// that this member does not own at that moment. Requests in no namespace
-// (cluster-scoped objects, and creating a namespace: POST
-// /api/v1/namespaces names it only in the body) and in namespaces of no
-// store pass.
+// that this member does not own at that moment, and every creation of
+// such a namespace (POST /api/v1/namespaces names it in the body, which is
+// read for it). Requests in no namespace (cluster-scoped objects) and in
+// namespaces of no store pass.
 //
 // A request let through counts as in flight for its shard until its
 // response headers arrive: a graceful release waits for those before it
@@ -31,6 +34,14 @@ func (t *fencedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		return t.next.RoundTrip(r)
 	}
 	ns, ok := namespaceOf(r.URL.Path)
+	if !ok && r.Method == http.MethodPost && isNamespaces(r.URL.Path) {
+		// Creating a namespace names it in the body only.
+		var err error
+		if ns, err = createdNamespace(r); err != nil {
+			return nil, err
+		}
+		ok = ns != ""
+	}
 	if !ok {
 		return t.next.RoundTrip(r)
 	}
@@ -68,4 +79,38 @@ func namespaceOf(path string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// isNamespaces reports whether path is the collection of namespaces,
+// /api/v1/namespaces, possibly after a path prefix of the API server's
+// URL.
+func isNamespaces(path string) bool {
+	seg := strings.Split(strings.Trim(path, "/"), "/")
+	n := len(seg)
+	return n >= 3 && seg[n-3] == "api" && seg[n-1] == "namespaces"
+}
+
+// createdNamespace reads the name of the namespace a creation request
+// sends (JSON, as client-go sends it by default), leaving the request's
+// body to be sent whole. A body that is not JSON names none.
+func createdNamespace(r *http.Request) (string, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return "", nil
+	}
+	body, err := io.ReadAll(r.Body)
+	_ = r.Body.Close()
+	if err != nil {
+		return "", fmt.Errorf("%s %s: read the body: %w", r.Method, r.URL.Path, err)
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	var ns struct {
+		Metadata struct {
+			Name string `json:"name"`
+		} `json:"metadata"`
+	}
+	if json.Unmarshal(body, &ns) != nil {
+		return "", nil
+	}
+	return ns.Metadata.Name, nil
 }

@@ -35,9 +35,12 @@ func TestNamespaceOf(t *testing.T) {
 
 func TestFencedTransport(t *testing.T) {
 	var hits atomic.Int32
+	var lastBody atomic.Pointer[string]
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
-		_, _ = io.Copy(io.Discard, r.Body)
+		b, _ := io.ReadAll(r.Body)
+		body := string(b)
+		lastBody.Store(&body)
 		w.WriteHeader(http.StatusOK)
 	}))
 	defer srv.Close()
@@ -64,9 +67,15 @@ func TestFencedTransport(t *testing.T) {
 	m.shards[3].own.Store(&deadline)
 	client := &http.Client{Transport: m.Wrap(http.DefaultTransport)}
 
+	var doBody func(method, path, body string) error
 	do := func(method, path string) error {
 		t.Helper()
-		req, err := http.NewRequest(method, srv.URL+path, strings.NewReader("{}"))
+		return doBody(method, path, "{}")
+	}
+	_ = do
+	doBody = func(method, path, body string) error {
+		t.Helper()
+		req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,7 +98,7 @@ func TestFencedTransport(t *testing.T) {
 		{"PATCH", "/apis/apps/v1/namespaces/store-" + other + "/deployments/web", true},
 		{"DELETE", "/api/v1/namespaces/store-" + other, true},
 		{"DELETE", "/api/v1/namespaces/kube-system/pods/x", false}, // no store: the caller decides
-		{"POST", "/api/v1/namespaces", false},                      // no namespace in the path
+		{"POST", "/api/v1/namespaces", false},                      // creates a namespace of no store ("{}")
 		{"DELETE", "/apis/rbac.authorization.k8s.io/v1/clusterroles/x", false},
 	} {
 		before := hits.Load()
@@ -103,6 +112,24 @@ func TestFencedTransport(t *testing.T) {
 			t.Errorf("%s %s: error %v, reached the server %t; want passed", c.method, c.path, err, reached)
 		}
 	}
+	// Creating a store's namespace names it in the body only: it is
+	// fenced by that name, and the body still reaches the server whole.
+	for _, c := range []struct {
+		store   string
+		refused bool
+	}{{owned, false}, {other, true}} {
+		before := hits.Load()
+		body := `{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"store-` + c.store + `","labels":{"x":"y"}}}`
+		err := doBody("POST", "/api/v1/namespaces", body)
+		reached := hits.Load() != before
+		if c.refused != errors.Is(err, ErrNotOwner) || reached == c.refused {
+			t.Errorf("create namespace store-%s: error %v, reached the server %t; want refused %t", c.store, err, reached, c.refused)
+		}
+	}
+	if got := lastBody.Load(); got == nil || !strings.Contains(*got, `"labels":{"x":"y"}`) {
+		t.Errorf("the server got the namespace body %v, want it whole", got)
+	}
+
 	// The fence closes when the ownership deadline passes, without any
 	// call.
 	past := time.Now().Add(-time.Millisecond)
