@@ -141,9 +141,15 @@ func DefaultPolicy() Policy {
 type MassDeletionError struct {
 	Deletes, Managed, Allowed int
 	Stores                    []string
+	// Judged, when set, is the refusal another replica recorded for the
+	// revision (Reconciler.Judge): the counts are then not this replica's.
+	Judged string
 }
 
 func (e *MassDeletionError) Error() string {
+	if e.Judged != "" {
+		return e.Judged
+	}
 	return fmt.Sprintf("refusing to delete %d of %d stores (%s): more than the %d allowed at once without confirmation",
 		e.Deletes, e.Managed, strings.Join(e.Stores, ", "), e.Allowed)
 }

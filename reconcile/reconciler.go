@@ -70,6 +70,13 @@ type Reconciler struct {
 	// those; the others are some other replica's. The mass-deletion guard
 	// still judges each revision as a whole. Nil: every store is ours.
 	Owns func(store string) bool
+	// Judge, when set, makes the mass-deletion guard's verdict on a
+	// revision one for every replica (serve --shards): it is given this
+	// replica's (the guard's message, "" when it lets the revision
+	// through) and returns the verdict in force for the revision, the
+	// first one a replica recorded, with its message when it refuses.
+	// Not asked for a confirmed revision.
+	Judge func(revision, refusal string) (refused bool, why string)
 	// Shards and ReplicaOf, when set, describe the shard group in the
 	// status (serve --shards).
 	Shards    func() *ShardView
@@ -190,8 +197,29 @@ func (r *Reconciler) accept(in SyncInput) (*SyncRecord, []string, error) {
 	observed := r.observer.Observe()
 	actions, err := Plan(desired, observed, policy)
 	var guard *MassDeletionError
+	refusal := ""
 	if errors.As(err, &guard) {
-		rec.Refused = &Refusal{Reason: "MassDeletion", Message: guard.Error() +
+		refusal = guard.Error()
+	}
+	if r.Judge != nil && !policy.ConfirmDeletions && (err == nil || guard != nil) {
+		// One verdict for every replica: the first one recorded.
+		refused, why := r.Judge(in.Revision, refusal)
+		switch {
+		case refused && guard == nil:
+			refusal, actions = why, nil
+			guard = &MassDeletionError{Judged: why}
+		case !refused && guard != nil:
+			// Another replica judged it first and let it through: so
+			// does this one, from its own observation.
+			policy.ConfirmDeletions = true
+			if actions, err = Plan(desired, observed, policy); err != nil {
+				return rec, nil, err
+			}
+			guard, refusal = nil, ""
+		}
+	}
+	if guard != nil {
+		rec.Refused = &Refusal{Reason: "MassDeletion", Message: refusal +
 			"; to apply it, confirm it (see the README, \"Deleting many stores\")"}
 		r.log.Warn("plan refused by the mass-deletion guard", "revision", in.Revision, "deletes", guard.Deletes, "managed", guard.Managed)
 		r.mu.Lock()
@@ -200,7 +228,7 @@ func (r *Reconciler) accept(in SyncInput) (*SyncRecord, []string, error) {
 		r.closeLocked(rec)
 		r.mu.Unlock()
 		r.closed(rec)
-		return rec, nil, err
+		return rec, nil, guard
 	}
 	keys := make([]string, 0, len(actions))
 	planned := make(map[string]bool, len(actions))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -199,5 +200,83 @@ func TestRefuseKeepsLastGoodState(t *testing.T) {
 	snap := board.Current()
 	if snap.Revision != "good" || len(snap.Stores) != 3 || snap.Refused == nil || snap.History[0].Revision != "bad" {
 		t.Fatalf("%+v", snap)
+	}
+}
+
+// memJudge records the first verdict on each revision, as the sync Lease
+// does for sharded replicas.
+type memJudge struct {
+	mu       sync.Mutex
+	verdicts map[string]string // revision: refusal ("" lets it through)
+}
+
+func (j *memJudge) judge(revision, refusal string) (bool, string) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if v, ok := j.verdicts[revision]; ok {
+		return v != "", v
+	}
+	j.verdicts[revision] = refusal
+	return refusal != "", refusal
+}
+
+// Replicas sharing the stores judge a revision from caches that may
+// differ for a moment: one that has not seen a store yet counts fewer
+// managed stores and so allows fewer deletions. Each judging alone, one
+// deleted its share of a revision the other refused (half-applied); with
+// a Judge, the first verdict recorded holds for both, either way.
+func TestShardedReplicasJudgeARevisionOnce(t *testing.T) {
+	const four = "stores:\n  - {name: a, type: woocommerce}\n  - {name: b, type: medusa}\n  - {name: c, type: woocommerce}\n  - {name: d, type: woocommerce}\n"
+	const twoLeft = "stores:\n  - {name: c, type: woocommerce}\n  - {name: d, type: woocommerce}\n"
+	for _, c := range []struct {
+		name      string
+		judge     bool
+		firstSees int // stores the first replica to judge has in its cache
+		want      int // stores left after both acted
+	}{
+		{"alone", false, 3, 3}, // half-applied: the bug
+		{"judged, first sees all", true, 4, 2},
+		{"judged, first lags", true, 3, 4},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			shared := map[string]*reconcile.ObservedStore{}
+			for _, d := range renderAll(configOf(t, four)) {
+				shared[d.Store.Name] = converged(d)
+			}
+			var mu sync.Mutex // the one cluster both replicas act on
+			left := func() int { mu.Lock(); defer mu.Unlock(); return len(shared) }
+			j := &memJudge{verdicts: map[string]string{}}
+			replica := func(sees int, owns ...string) *reconcile.Reconciler {
+				view := &fakeCluster{stores: map[string]*reconcile.ObservedStore{}}
+				for _, n := range []string{"a", "b", "c", "d"}[:sees] {
+					view.stores[n] = shared[n]
+				}
+				r, _ := newTestReconciler(view)
+				r.Owns = func(s string) bool { return slices.Contains(owns, s) }
+				if c.judge {
+					r.Judge = j.judge
+				}
+				return r
+			}
+			// The first to judge owns b (d, which it may not have seen,
+			// is nobody's here); the other, which has seen every
+			// store, owns a.
+			first, second := replica(c.firstSees, "b"), replica(4, "a", "c")
+			// Each replica's deletions reach the shared cluster.
+			for _, r := range []*reconcile.Reconciler{first, second} {
+				rec, _ := r.Sync(ctx, reconcile.SyncInput{Config: configOf(t, twoLeft), Revision: "r2"})
+				mu.Lock()
+				for _, a := range rec.Actions {
+					if a.Kind == reconcile.ActDelete && a.Error == "" {
+						delete(shared, a.Store)
+					}
+				}
+				mu.Unlock()
+			}
+			if got := left(); got != c.want {
+				t.Errorf("%d stores left, want %d", got, c.want)
+			}
+		})
 	}
 }

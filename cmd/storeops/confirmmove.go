@@ -107,6 +107,7 @@ func writeMove(ctx context.Context, client kubernetes.Interface, namespace, name
 	leases := client.CoordinationV1().Leases(namespace)
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		l, err := leases.Get(ctx, name, metav1.GetOptions{})
+		exists := err == nil
 		if apierrors.IsNotFound(err) {
 			l = &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: name}}
 		} else if err != nil {
@@ -119,7 +120,7 @@ func writeMove(ctx context.Context, client kubernetes.Interface, namespace, name
 			l.Annotations = map[string]string{}
 		}
 		l.Annotations[annotationConfirmMoves] = string(raw)
-		if l.ResourceVersion == "" {
+		if !exists {
 			_, err = leases.Create(ctx, l, metav1.CreateOptions{})
 			if apierrors.IsAlreadyExists(err) {
 				return apierrors.NewConflict(coordinationv1.Resource("leases"), name, err)

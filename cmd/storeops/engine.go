@@ -152,6 +152,10 @@ func (f *engineFlags) engine(ctx context.Context, log *slog.Logger, createKey bo
 	e.rec.Workers = f.workers
 	if e.shard != nil {
 		e.rec.Owns, e.rec.Shards, e.rec.ReplicaOf = e.shard.owns, e.shard.shardView, e.shard.replicaOf
+		// The mass-deletion guard judges each revision once for every
+		// replica: the first verdict recorded holds.
+		v := &verdicts{client: e.client, namespace: f.lease.namespace, name: f.syncLeaseName(), member: e.shard.m.ID(), log: log}
+		e.rec.Judge = v.judge
 	}
 	e.rec.Policy.MaxDeleteShare = f.maxDeleteShare
 	e.rec.Policy.StuckAfter = f.stuckAfter
