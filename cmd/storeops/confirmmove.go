@@ -104,8 +104,25 @@ func clusterOfFlag(c string) string {
 
 // writeMove adds the confirmed move of store to the Lease's annotation.
 func writeMove(ctx context.Context, client kubernetes.Interface, namespace, name, store, key string) error {
+	err := editLease(ctx, client, namespace, name, func(l *coordinationv1.Lease) bool {
+		moves := parseMoves(l)
+		moves[store] = key
+		raw, _ := json.Marshal(moves)
+		l.Annotations[annotationConfirmMoves] = string(raw)
+		return true
+	})
+	if err != nil {
+		return fmt.Errorf("write the confirmation on Lease %s/%s: %w", namespace, name, err)
+	}
+	return nil
+}
+
+// editLease reads the Lease (a new one when there is none), lets edit
+// change it (its annotations are never nil) and writes it back when edit
+// says it changed it, again from the server's copy on a conflict.
+func editLease(ctx context.Context, client kubernetes.Interface, namespace, name string, edit func(*coordinationv1.Lease) bool) error {
 	leases := client.CoordinationV1().Leases(namespace)
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		l, err := leases.Get(ctx, name, metav1.GetOptions{})
 		exists := err == nil
 		if apierrors.IsNotFound(err) {
@@ -113,13 +130,12 @@ func writeMove(ctx context.Context, client kubernetes.Interface, namespace, name
 		} else if err != nil {
 			return err
 		}
-		moves := parseMoves(l)
-		moves[store] = key
-		raw, _ := json.Marshal(moves)
 		if l.Annotations == nil {
 			l.Annotations = map[string]string{}
 		}
-		l.Annotations[annotationConfirmMoves] = string(raw)
+		if !edit(l) {
+			return nil
+		}
 		if !exists {
 			_, err = leases.Create(ctx, l, metav1.CreateOptions{})
 			if apierrors.IsAlreadyExists(err) {
@@ -130,10 +146,6 @@ func writeMove(ctx context.Context, client kubernetes.Interface, namespace, name
 		_, err = leases.Update(ctx, l, metav1.UpdateOptions{})
 		return err
 	})
-	if err != nil {
-		return fmt.Errorf("write the confirmation on Lease %s/%s: %w", namespace, name, err)
-	}
-	return nil
 }
 
 // parseMoves reads the confirmed moves of a Lease; an annotation that does

@@ -7,10 +7,7 @@ import (
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/util/retry"
 )
 
 // Sharded replicas take every revision in, each from its own caches,
@@ -58,23 +55,15 @@ func (v *verdicts) judge(revision, refusal string) (bool, string) {
 // record writes mine for revision unless a verdict is recorded, and
 // returns the one in force.
 func (v *verdicts) record(ctx context.Context, revision string, mine verdict) (verdict, error) {
-	leases := v.client.CoordinationV1().Leases(v.namespace)
 	var inForce verdict
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		l, err := leases.Get(ctx, v.name, metav1.GetOptions{})
-		exists := err == nil
-		if apierrors.IsNotFound(err) {
-			l = &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: v.name}}
-		} else if err != nil {
-			return err
-		}
+	err := editLease(ctx, v.client, v.namespace, v.name, func(l *coordinationv1.Lease) bool {
 		all := map[string]verdict{}
 		if raw := l.Annotations[annotationGuardVerdicts]; raw != "" {
 			_ = json.Unmarshal([]byte(raw), &all) // unreadable: judged anew
 		}
 		if got, ok := all[revision]; ok {
 			inForce = got
-			return nil
+			return false
 		}
 		all[revision] = mine
 		inForce = mine
@@ -89,19 +78,8 @@ func (v *verdicts) record(ctx context.Context, revision string, mine verdict) (v
 			}
 		}
 		raw, _ := json.Marshal(all)
-		if l.Annotations == nil {
-			l.Annotations = map[string]string{}
-		}
 		l.Annotations[annotationGuardVerdicts] = string(raw)
-		if !exists {
-			_, err = leases.Create(ctx, l, metav1.CreateOptions{})
-			if apierrors.IsAlreadyExists(err) {
-				return apierrors.NewConflict(coordinationv1.Resource("leases"), v.name, err)
-			}
-			return err
-		}
-		_, err = leases.Update(ctx, l, metav1.UpdateOptions{})
-		return err
+		return true
 	})
 	return inForce, err
 }
