@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -90,6 +91,13 @@ type Reconciler struct {
 	Instance string
 
 	syncMu sync.Mutex // one Sync at a time
+
+	// rendered holds each store's last desired state, rendered from
+	// renderedFor's defaults for instance renderedAs (see Render).
+	renderMu    sync.Mutex
+	rendered    map[string]*render.Desired
+	renderedFor render.Defaults
+	renderedAs  string
 
 	mu         sync.Mutex
 	desired    []render.Desired           // the revision shown
@@ -795,10 +803,41 @@ func joinNonEmpty(parts ...string) string {
 }
 
 // Render renders cfg and labels every desired object with the instance.
+//
+// A store whose entry and the file's defaults are what they were at the
+// last Render is not rendered again: its desired state (read-only, as
+// every desired state) is reused, with its line in the new file. A push
+// that changes one store of a thousand renders one.
 func (r *Reconciler) Render(cfg *render.Config) []render.Desired {
-	ds := render.Render(cfg)
-	withInstance(ds, r.Instance)
-	return ds
+	defaults, stores := cfg.Defaults(), cfg.Stores()
+	out := make([]render.Desired, len(stores))
+	r.renderMu.Lock()
+	defer r.renderMu.Unlock()
+	if r.rendered == nil || r.renderedFor != defaults || r.renderedAs != r.Instance {
+		r.rendered, r.renderedFor, r.renderedAs = map[string]*render.Desired{}, defaults, r.Instance
+	}
+	next := make(map[string]*render.Desired, len(stores))
+	for i, s := range stores {
+		if prev := r.rendered[s.Name]; prev != nil && sameEntry(prev.Store, s) {
+			out[i] = *prev
+			out[i].Store.Line = s.Line
+			next[s.Name] = prev
+			continue
+		}
+		out[i] = render.RenderStore(defaults, s)
+		withInstance(out[i:i+1], r.Instance)
+		d := out[i]
+		next[s.Name] = &d
+	}
+	r.rendered = next // the stores of the newest file only
+	return out
+}
+
+// sameEntry reports whether two stores are declared alike, wherever they
+// stand in their file.
+func sameEntry(a, b render.Store) bool {
+	a.Line, b.Line = 0, 0
+	return reflect.DeepEqual(a, b)
 }
 
 // markStore writes the store's due readiness marks and status labels, and
