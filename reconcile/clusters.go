@@ -223,15 +223,22 @@ func (m *Member) down() string {
 	return ""
 }
 
-// Unseen names a registered cluster not observed since the start; "" when
-// every one was.
+// Unseen names a registered cluster not observed since the start (the
+// first such by name); "" when every one was. The plan asks it for every
+// store: one pass, nothing allocated.
 func (c *Clusters) Unseen() string {
-	for _, n := range c.Names() {
-		if m := c.Member(n); m != nil && !m.synced.Load() {
-			return render.ClusterName(n)
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	unseen, found := "", false
+	for n, m := range c.members {
+		if !m.synced.Load() && (!found || n < unseen) {
+			unseen, found = n, true
 		}
 	}
-	return ""
+	if !found {
+		return ""
+	}
+	return render.ClusterName(unseen)
 }
 
 // SetMoves replaces the confirmed moves: store name to "from>to" (cluster
@@ -307,8 +314,16 @@ func merge(prev, o *ObservedStore, cluster string) *ObservedStore {
 
 // Observe returns every store found on the clusters observed so far.
 func (c *Clusters) Observe() Observed {
+	ready := c.ready()
+	if len(ready) == 1 { // one cluster: its observation, tagged
+		out := ready[0].Observer.Observe()
+		for _, o := range out.Stores {
+			o.Cluster = ready[0].Name
+		}
+		return out
+	}
 	out := Observed{Stores: map[string]*ObservedStore{}}
-	for _, m := range c.ready() {
+	for _, m := range ready {
 		for name, o := range m.Observer.Observe().Stores {
 			out.Stores[name] = merge(out.Stores[name], o, m.Name)
 		}

@@ -43,8 +43,9 @@ func CheckCluster(c string) string {
 	return ""
 }
 
-// clusterOf is the Store.Cluster of a valid cluster name.
-func clusterOf(c string) string {
+// ClusterOf is the Store.Cluster of a valid cluster name: "" for
+// LocalCluster.
+func ClusterOf(c string) string {
 	if c == LocalCluster {
 		return ""
 	}
@@ -186,7 +187,7 @@ func (d *decoder) validate(raw rawFile) *Config {
 
 	if f := raw.defaults.cluster; f.set {
 		d.check(f, "defaults.cluster", CheckCluster(f.val))
-		df.Cluster = clusterOf(f.val)
+		df.Cluster = ClusterOf(f.val)
 	}
 
 	stores := make([]Store, 0, len(raw.stores))
@@ -276,7 +277,7 @@ func (d *decoder) store(rs rawStore, df Defaults) (Store, bool) {
 	s.Cluster = df.Cluster
 	if rs.cluster.set {
 		d.check(rs.cluster, rs.path+".cluster", CheckCluster(rs.cluster.val))
-		s.Cluster = clusterOf(rs.cluster.val)
+		s.Cluster = ClusterOf(rs.cluster.val)
 	}
 	s.Options.Title = s.Name
 	if rs.title.set {

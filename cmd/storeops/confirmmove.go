@@ -67,11 +67,12 @@ Run it with your own credentials, not storeops'.`)
 			return exitUsage
 		}
 	}
-	key := reconcile.MoveKey(clusterOfFlag(from), clusterOfFlag(to))
-	if clusterOfFlag(from) == clusterOfFlag(to) {
-		fmt.Fprintf(stderr, "storeops confirm-move: --from and --to are the same cluster (%s)\n", render.ClusterName(clusterOfFlag(from)))
+	// Both are valid names, local spelled out: as messages name them.
+	if from == to {
+		fmt.Fprintf(stderr, "storeops confirm-move: --from and --to are the same cluster (%s)\n", from)
 		return exitUsage
 	}
+	key := reconcile.MoveKey(render.ClusterOf(from), render.ClusterOf(to))
 	_, client, err := kubeConfig(f.kube)
 	if err != nil {
 		fmt.Fprintln(stderr, "storeops confirm-move:", err)
@@ -82,8 +83,7 @@ Run it with your own credentials, not storeops'.`)
 		return exitFailed
 	}
 	fmt.Fprintf(stdout, "Move of store %s from cluster %s to %s confirmed on Lease %s/%s: it is deleted from %s, with its data, and installed on %s.\n",
-		store, render.ClusterName(clusterOfFlag(from)), render.ClusterName(clusterOfFlag(to)), f.lease.namespace, f.syncLeaseName(),
-		render.ClusterName(clusterOfFlag(from)), render.ClusterName(clusterOfFlag(to)))
+		store, from, to, f.lease.namespace, f.syncLeaseName(), from, to)
 	return exitOK
 }
 
@@ -92,14 +92,6 @@ func checkMoveCluster(c string) string {
 		return "is required (local for storeops' own cluster)"
 	}
 	return render.CheckCluster(c)
-}
-
-// clusterOfFlag is the render.Store.Cluster a cluster flag names.
-func clusterOfFlag(c string) string {
-	if c == render.LocalCluster {
-		return ""
-	}
-	return c
 }
 
 // writeMove adds the confirmed move of store to the Lease's annotation.

@@ -79,19 +79,19 @@ type engine struct {
 	restCfg *rest.Config
 	client  kubernetes.Interface
 	board   *reconcile.Board
-	obs     *reconcile.Observer
 	rec     *reconcile.Reconciler
 	changed *reconcile.Signal // the cluster changed
 	// fence lets the applier's requests through only while this process
 	// holds the leader Lease.
 	fence *reconcile.Fence
 	flags *engineFlags
-	// clusters are the target clusters, local the one of restCfg; obs is
-	// its observer.
+	// clusters are the target clusters, local the one of restCfg.
 	clusters *reconcile.Clusters
 	local    *reconcile.Member
 	inst     reconcile.Instance
 	log      *slog.Logger
+	// helmTimeout bounds each Helm operation of every cluster's applier.
+	helmTimeout time.Duration
 	// keyClient is the local applier's (fenced) client: the creation
 	// intents of every cluster's store namespaces are recorded with it.
 	keyClient kubernetes.Interface
@@ -134,12 +134,15 @@ func (f *engineFlags) engine(ctx context.Context, log *slog.Logger, createKey bo
 			return nil, err
 		}
 	}
-	if e.local, err = e.member("", e.restCfg, nil, log); err != nil {
-		return nil, err
-	}
-	e.obs = e.local.Observer
 	deadlines, err := reconcile.ChartDeadlines(reconcile.EmbeddedCharts{})
 	if err != nil {
+		return nil, err
+	}
+	e.helmTimeout = deadlines.Helm
+	if f.helmTimeout > 0 {
+		e.helmTimeout = f.helmTimeout
+	}
+	if e.local, err = e.member("", e.restCfg, nil, log); err != nil {
 		return nil, err
 	}
 	e.rec = reconcile.New(e.clusters, e.clusters, e.board, log)
@@ -217,14 +220,7 @@ func (e *engine) member(name string, cfg *rest.Config, reg *registration, log *s
 	// Once the store role is bound in a namespace, its Secrets are listed
 	// at once, not after the informer's backoff.
 	applier.OnBound = m.Observer.Rewatch
-	deadlines, err := reconcile.ChartDeadlines(reconcile.EmbeddedCharts{})
-	if err != nil {
-		return nil, err
-	}
-	applier.Timeout = deadlines.Helm
-	if f.helmTimeout > 0 {
-		applier.Timeout = f.helmTimeout
-	}
+	applier.Timeout = e.helmTimeout
 	m.Applier = applier
 	m.Events = reconcile.NewKubeEvents(applyClient)
 	m.Config, m.Client = cfg, client

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"sort"
 	"time"
 
@@ -35,7 +36,7 @@ type verdicts struct {
 	client          kubernetes.Interface
 	namespace, name string
 	member          string
-	log             interface{ Warn(string, ...any) }
+	log             *slog.Logger
 }
 
 // judge is reconcile.Reconciler.Judge: the verdict recorded for revision,
