@@ -30,7 +30,7 @@ func TestTargetClusterAsServiceAccount(t *testing.T) {
 	if eu.Kubeconfig == home.Kubeconfig {
 		t.Skip("needs two local control planes")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute) // two installs and a store, on a busy machine
 	defer cancel()
 
 	target := installWith(t, eu, map[string]any{"targetCluster": map[string]any{"enabled": true}})

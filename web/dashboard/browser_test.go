@@ -377,4 +377,14 @@ func TestBrowserPages(t *testing.T) {
 		}
 		screenshot(t, tab, p.name)
 	}
+
+	// Several target clusters, one down: the sync page says which.
+	snap := sampleSnapshot()
+	snap.Clusters = []reconcile.ClusterStatus{{Name: "local", Ready: true}, {Name: "eu", Message: "cluster eu has not answered since 2026-03-01T12:00:00Z: connection refused"}}
+	e.board.Publish(snap)
+	do(t, tab, "open the sync page with clusters", chromedp.Navigate(e.srv.URL+"/sync"), chromedp.WaitVisible(chromedp.CSS("main")))
+	if text := eval[string](t, tab, `document.querySelector("main").innerText`); !strings.Contains(text, "Cluster eu") || !strings.Contains(text, "its stores are held") || !strings.Contains(text, "connection refused") {
+		t.Errorf("sync page with a cluster down shows:\n%s", text)
+	}
+	screenshot(t, tab, "sync-clusters")
 }
