@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/storeops/storeops/render"
@@ -116,11 +117,15 @@ func (c *ClusterApplier) Apply(ctx context.Context, a Action, gitRevision string
 	}
 	switch a.Kind {
 	case ActInstall, ActRepair, ActUpgrade:
-		if err := c.ensureIsolation(ctx, a.Desired, a.Observed); err != nil {
+		fresh, err := c.ensureIsolation(ctx, a.Desired, a.Observed)
+		if err != nil {
 			return err
 		}
 		if a.Kind == ActRepair {
 			return nil
+		}
+		if a.Kind == ActInstall && fresh {
+			return c.installFresh(ctx, a.Desired, gitRevision)
 		}
 		if a.Kind == ActInstall && (a.Observed == nil || a.Observed.Release == nil) {
 			return c.install(ctx, a.Desired, gitRevision)
@@ -138,7 +143,7 @@ func (c *ClusterApplier) Apply(ctx context.Context, a Action, gitRevision string
 		if err := c.uninstall(ctx, a.Store, a.Desired.Namespace.Name); err != nil {
 			return err
 		}
-		if err := c.ensureIsolation(ctx, a.Desired, a.Observed); err != nil {
+		if _, err := c.ensureIsolation(ctx, a.Desired, a.Observed); err != nil {
 			return err
 		}
 		return c.install(ctx, a.Desired, gitRevision)
@@ -163,8 +168,10 @@ func (c *ClusterApplier) Apply(ctx context.Context, a Action, gitRevision string
 }
 
 // ensureIsolation creates or puts back the namespace, quota, limit range,
-// network policy and credentials Secret, touching only what differs.
-func (c *ClusterApplier) ensureIsolation(ctx context.Context, d *render.Desired, o *ObservedStore) error {
+// network policy and credentials Secret, touching only what differs. It
+// reports whether it created the namespace itself, just now: a fresh
+// namespace holds nothing of the chart (see installFresh).
+func (c *ClusterApplier) ensureIsolation(ctx context.Context, d *render.Desired, o *ObservedStore) (fresh bool, err error) {
 	if o == nil {
 		o = &ObservedStore{}
 	} else {
@@ -172,53 +179,87 @@ func (c *ClusterApplier) ensureIsolation(ctx context.Context, d *render.Desired,
 		o = &copied
 	}
 	ns := d.Namespace.Name
+	var clearIntent func()
 	if o.Namespace == nil {
-		live, err := c.createNamespace(ctx, d)
+		made, err := c.createNamespace(ctx, d)
 		if err != nil {
-			return err
+			return false, err
 		}
-		o.Namespace = live
+		o.Namespace, fresh, clearIntent = made.ns, made.fresh, made.clearIntent
 	} else if err := c.owned(o); err != nil {
-		return err
+		return false, err
 	} else if labelsDiffer(o.Namespace.Labels, d.Namespace.Labels) {
 		// Through mark: the cached namespace is often older than the live
 		// one (readiness marks, status labels), and mark re-reads it on a
 		// conflict instead of failing the action.
 		if err := c.mark(ctx, o, nil, d.Namespace.Labels); err != nil {
-			return fmt.Errorf("update namespace %s labels: %w", ns, err)
+			return false, fmt.Errorf("update namespace %s labels: %w", ns, err)
 		}
 	}
 	if err := c.bindStoreRole(ctx, ns); err != nil {
-		return err
+		return false, err
 	}
 	if !o.Credentials && (o.Release != nil || o.Volumes > 0) {
-		return fmt.Errorf("credentials Secret %s/%s is gone while the store's data exists; restore it (%w)", ns, render.CredentialsSecret, ErrTerminal)
+		return false, fmt.Errorf("credentials Secret %s/%s is gone while the store's data exists; restore it (%w)", ns, render.CredentialsSecret, ErrTerminal)
 	}
 
-	diff := IsolationDiff(d, o)
-	if diff == "" {
-		return nil
+	// The writes below depend on the namespace only, not on each other:
+	// made at once, a new store waits for one round trip, not five.
+	var writes []func() error
+	if clearIntent != nil {
+		writes = append(writes, func() error { clearIntent(); return nil })
 	}
-	quotas := c.client.CoreV1().ResourceQuotas(ns)
-	if err := put(ctx, o.Quota == nil, d.Quota, o.Quota, quotas.Create, quotas.Update, func(live, want *corev1.ResourceQuota) {
-		live.Spec = want.Spec
-	}); err != nil {
-		return fmt.Errorf("resource quota: %w", err)
+	if IsolationDiff(d, o) != "" {
+		quotas := c.client.CoreV1().ResourceQuotas(ns)
+		limits := c.client.CoreV1().LimitRanges(ns)
+		policies := c.client.NetworkingV1().NetworkPolicies(ns)
+		writes = append(writes, func() error {
+			if err := put(ctx, o.Quota == nil, d.Quota, o.Quota, quotas.Create, quotas.Update, func(live, want *corev1.ResourceQuota) {
+				live.Spec = want.Spec
+			}); err != nil {
+				return fmt.Errorf("resource quota: %w", err)
+			}
+			return nil
+		}, func() error {
+			if err := put(ctx, o.LimitRange == nil, d.LimitRange, o.LimitRange, limits.Create, limits.Update, func(live, want *corev1.LimitRange) {
+				live.Spec = want.Spec
+			}); err != nil {
+				return fmt.Errorf("limit range: %w", err)
+			}
+			return nil
+		}, func() error {
+			if err := put(ctx, o.NetworkPolicy == nil, d.NetworkPolicy, o.NetworkPolicy, policies.Create, policies.Update, func(live, want *networkingv1.NetworkPolicy) {
+				live.Spec = want.Spec
+			}); err != nil {
+				return fmt.Errorf("network policy: %w", err)
+			}
+			return nil
+		})
+		if !o.Credentials {
+			writes = append(writes, func() error { return c.createCredentials(ctx, d) })
+		}
 	}
-	limits := c.client.CoreV1().LimitRanges(ns)
-	if err := put(ctx, o.LimitRange == nil, d.LimitRange, o.LimitRange, limits.Create, limits.Update, func(live, want *corev1.LimitRange) {
-		live.Spec = want.Spec
-	}); err != nil {
-		return fmt.Errorf("limit range: %w", err)
+	return fresh, all(writes...)
+}
+
+// all runs fns at once and returns the first of their errors (in the
+// order of fns) once every one has returned.
+func all(fns ...func() error) error {
+	if len(fns) == 1 {
+		return fns[0]()
 	}
-	policies := c.client.NetworkingV1().NetworkPolicies(ns)
-	if err := put(ctx, o.NetworkPolicy == nil, d.NetworkPolicy, o.NetworkPolicy, policies.Create, policies.Update, func(live, want *networkingv1.NetworkPolicy) {
-		live.Spec = want.Spec
-	}); err != nil {
-		return fmt.Errorf("network policy: %w", err)
+	errs := make([]error, len(fns))
+	var wg sync.WaitGroup
+	for i, fn := range fns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fn()
+		}()
 	}
-	if !o.Credentials {
-		if err := c.createCredentials(ctx, d); err != nil {
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
 			return err
 		}
 	}
@@ -287,17 +328,17 @@ func (c *ClusterApplier) owned(o *ObservedStore) error {
 // only if this instance created it. The intent to create it is recorded
 // first (see intent.go), so that a run stopped before the seal leaves a
 // namespace the next run can still prove its own.
-func (c *ClusterApplier) createNamespace(ctx context.Context, d *render.Desired) (*corev1.Namespace, error) {
+func (c *ClusterApplier) createNamespace(ctx context.Context, d *render.Desired) (madeNamespace, error) {
 	namespaces := c.client.CoreV1().Namespaces()
 	name, store := d.Namespace.Name, d.Store.Name
 	want, recorded := d.Namespace, ""
 	if c.recordsIntents() {
 		nonce, err := newNonce()
 		if err != nil {
-			return nil, err
+			return madeNamespace{}, err
 		}
 		if recorded, err = c.recordIntent(ctx, store, nonce); err != nil {
-			return nil, err
+			return madeNamespace{}, err
 		}
 		want = d.Namespace.DeepCopy()
 		if want.Annotations == nil {
@@ -305,42 +346,53 @@ func (c *ClusterApplier) createNamespace(ctx context.Context, d *render.Desired)
 		}
 		want.Annotations[AnnotationIntent] = c.Instance.intent(name, nonce, time.Now())
 	}
+	var clearIntent func()
+	if recorded != "" {
+		clearIntent = func() { c.clearIntent(ctx, store, recorded) }
+	}
 	live, err := namespaces.Create(ctx, want, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
 		live, err = namespaces.Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
-			return nil, fmt.Errorf("namespace %s: %w", name, err)
+			return madeNamespace{}, fmt.Errorf("namespace %s: %w", name, err)
 		}
 		if live.DeletionTimestamp != nil {
-			return nil, fmt.Errorf("namespace %s is still being deleted", name)
+			return madeNamespace{}, fmt.Errorf("namespace %s is still being deleted", name)
 		}
 		switch {
 		case c.Instance.Sealed(live):
-			if recorded != "" {
-				c.clearIntent(ctx, store, recorded)
-			}
-			return live, nil
+			return madeNamespace{ns: live, clearIntent: clearIntent}, nil
 		case c.Instance.Intended(live) && recorded != "":
 			// Made by an earlier run that did not seal it, and not in
 			// the cache yet: its nonce is the one recorded before ours.
-			return c.sealIntended(ctx, store, live, strings.Fields(recorded))
+			sealed, err := c.sealIntended(ctx, store, live, strings.Fields(recorded))
+			return madeNamespace{ns: sealed}, err
 		}
-		return nil, fmt.Errorf("namespace %s %w", name, ErrNotManaged)
+		return madeNamespace{}, fmt.Errorf("namespace %s %w", name, ErrNotManaged)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("create namespace %s: %w", name, err)
+		return madeNamespace{}, fmt.Errorf("create namespace %s: %w", name, err)
 	}
 	// The proof needs the UID, known only now. Should storeops stop before
 	// this update, the next run seals the namespace from the recorded
 	// intent; without it, the namespace would stay unproven: blocked,
 	// never adopted.
 	if live, err = c.sealCreated(ctx, live); err != nil {
-		return nil, err
+		return madeNamespace{}, err
 	}
-	if recorded != "" {
-		c.clearIntent(ctx, store, recorded)
-	}
-	return live, nil
+	return madeNamespace{ns: live, fresh: true, clearIntent: clearIntent}, nil
+}
+
+// madeNamespace is a store namespace createNamespace made or found.
+type madeNamespace struct {
+	ns *corev1.Namespace
+	// fresh: created by this call, so it holds only what storeops puts
+	// into it next.
+	fresh bool
+	// clearIntent removes the creation intent recorded for it, if one is
+	// left to remove (nil otherwise). Its failure changes nothing that
+	// matters (see ClusterApplier.clearIntent).
+	clearIntent func()
 }
 
 // sealCreated seals a namespace this action just created. Another writer

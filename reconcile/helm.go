@@ -33,6 +33,8 @@ type helmConfigs struct {
 
 	vmu        sync.Mutex
 	validators map[string]*sharedSchema // by field validation directive
+
+	caps sharedCaps
 }
 
 func newHelmConfigs(cfg *rest.Config, log *slog.Logger) (*helmConfigs, error) {
@@ -65,6 +67,7 @@ func (h *helmConfigs) For(namespace string) (*action.Configuration, error) {
 	defer h.mu.Unlock()
 	if c, ok := h.configs[namespace]; ok {
 		h.touchLocked(namespace)
+		c.Capabilities, _ = h.capabilities() // nil: Helm asks for them itself
 		return c, nil
 	}
 	c := new(action.Configuration)
@@ -73,6 +76,7 @@ func (h *helmConfigs) For(namespace string) (*action.Configuration, error) {
 	if err := c.Init(getter, namespace, "secret", logf); err != nil {
 		return nil, fmt.Errorf("helm configuration for %s: %w", namespace, err)
 	}
+	c.Capabilities, _ = h.capabilities()
 	if kc, ok := c.KubeClient.(*kube.Client); ok {
 		kc.Namespace = namespace
 		kc.Factory = sharedValidatorFactory{Factory: kc.Factory, h: h}

@@ -42,7 +42,8 @@ func TestCreatedNamespaceIsSealedDespiteAConflict(t *testing.T) {
 	ds := render.Render(cfg)
 	withInstance(ds, DefaultInstance)
 	d := ds[0]
-	ns, err := c.createNamespace(context.Background(), &d)
+	made, err := c.createNamespace(context.Background(), &d)
+	ns := made.ns
 	if err != nil {
 		t.Fatalf("create and seal: %v", err)
 	}
