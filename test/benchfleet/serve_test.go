@@ -45,6 +45,8 @@ type apiCounter struct {
 	leases                   atomic.Int64
 	mu                       sync.Mutex
 	byVerb                   map[string]int64 // "POST secrets", for the log
+	tracing                  bool
+	traced                   []string // the requests (watches aside) while tracing
 	srv                      *http.Server
 }
 
@@ -82,8 +84,14 @@ func (a *apiCounter) count(r *http.Request) {
 		return
 	}
 	a.total.Add(1)
+	watch := r.Method == http.MethodGet && r.URL.Query().Get("watch") == "true"
+	a.mu.Lock()
+	if a.tracing && !watch {
+		a.traced = append(a.traced, r.Method+" "+r.URL.RequestURI())
+	}
+	a.mu.Unlock()
 	switch {
-	case r.Method == http.MethodGet && r.URL.Query().Get("watch") == "true":
+	case watch:
 		a.watches.Add(1)
 	case r.Method != http.MethodGet && r.Method != http.MethodHead:
 		a.mutating.Add(1)
@@ -104,6 +112,16 @@ func (a *apiCounter) count(r *http.Request) {
 		a.byVerb[r.Method+" "+res]++
 		a.mu.Unlock()
 	}
+}
+
+// trace starts or stops recording the requests other than watches, and
+// returns those recorded since the last start.
+func (a *apiCounter) trace(on bool) []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := a.traced
+	a.tracing, a.traced = on, nil
+	return out
 }
 
 type apiCounts struct{ total, mutating, watches int64 }
@@ -148,32 +166,45 @@ current-context: counted
 }
 
 // plannedLog records, from the daemon's JSON log, when each store's first
-// action was planned ("planned ... store=X").
+// action was planned ("planned ... store=X"), when its last action ended
+// ("applied") and when it was first recorded Ready ("readiness recorded"
+// with the Ready phase label).
 type plannedLog struct {
-	mu    sync.Mutex
-	first map[string]time.Time
+	mu      sync.Mutex
+	first   map[string]time.Time
+	applied map[string]time.Time
+	ready   map[string]time.Time
 	tail  bytes.Buffer // the last lines, for a failure
 	pw    *io.PipeWriter
 }
 
 func newPlannedLog() *plannedLog {
 	pr, pw := io.Pipe()
-	l := &plannedLog{first: map[string]time.Time{}, pw: pw}
+	l := &plannedLog{first: map[string]time.Time{}, applied: map[string]time.Time{}, ready: map[string]time.Time{}, pw: pw}
 	go func() {
 		sc := bufio.NewScanner(pr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
 			line := sc.Bytes()
 			var e struct {
-				Time  time.Time `json:"time"`
-				Msg   string    `json:"msg"`
-				Store string    `json:"store"`
+				Time   time.Time         `json:"time"`
+				Msg    string            `json:"msg"`
+				Store  string            `json:"store"`
+				Labels map[string]string `json:"labels"`
 			}
 			_ = json.Unmarshal(line, &e)
 			l.mu.Lock()
-			if e.Msg == "planned" && e.Store != "" {
+			switch {
+			case e.Store == "":
+			case e.Msg == "planned":
 				if _, ok := l.first[e.Store]; !ok {
 					l.first[e.Store] = e.Time
+				}
+			case e.Msg == "applied":
+				l.applied[e.Store] = e.Time
+			case e.Msg == "readiness recorded" && e.Labels[reconcile.LabelPhase] == string(reconcile.PhaseReady):
+				if _, ok := l.ready[e.Store]; !ok {
+					l.ready[e.Store] = e.Time
 				}
 			}
 			if l.tail.Len() > 1<<16 {
@@ -197,6 +228,22 @@ func (l *plannedLog) firstPlanned(store string) (time.Time, bool) {
 	defer l.mu.Unlock()
 	t, ok := l.first[store]
 	return t, ok
+}
+
+// lastOf returns the latest time of names in m (one of the log's maps)
+// after t0, and how many of names it holds.
+func (l *plannedLog) lastOf(m map[string]time.Time, names []string, t0 time.Time) (time.Duration, int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var last time.Duration
+	n := 0
+	for _, name := range names {
+		if t, ok := m[name]; ok {
+			n++
+			last = max(last, t.Sub(t0))
+		}
+	}
+	return last, n
 }
 
 func (l *plannedLog) String() string {
@@ -491,6 +538,8 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 type serveRun struct {
 	ready        time.Duration // webhook to every store of the fleet Ready
 	firstActions time.Duration // webhook to the last store's first action
+	applied      time.Duration // webhook to the end of the last store's last action
+	marked       time.Duration // webhook to the last store's Ready recorded in the daemon's log
 	api          apiCounts
 	cpu          time.Duration
 	hwmKiB       int64
@@ -547,11 +596,9 @@ func runServe(b *testing.B, s *served, n, probes int, profileDir string, limit t
 	r.api = s.api.snapshot().since(api0)
 	proc1 := readProc(pid)
 	r.cpu, r.hwmKiB = proc1.cpu-proc0.cpu, proc1.hwmKiB
-	for _, name := range names {
-		if t, ok := s.log.firstPlanned(name); ok && t.Sub(t0) > r.firstActions {
-			r.firstActions = t.Sub(t0)
-		}
-	}
+	r.firstActions, _ = s.log.lastOf(s.log.first, names, t0)
+	r.applied, _ = s.log.lastOf(s.log.applied, names, t0)
+	r.marked, _ = s.log.lastOf(s.log.ready, names, t0)
 	wait()
 	<-probesDone
 	if perr != nil {
@@ -583,6 +630,7 @@ func runServe(b *testing.B, s *served, n, probes int, profileDir string, limit t
 func serveNoop(b *testing.B, s *served) (wall, rec time.Duration, api apiCounts, git int64) {
 	time.Sleep(5 * time.Second) // readiness events settle
 	rev := s.repo.Head(b, "main")
+	s.api.trace(true)
 	api0, git0 := s.api.snapshot(), s.git.Counts()
 	t0 := s.hook(rev)
 	deadline := t0.Add(5 * time.Minute)
@@ -604,7 +652,27 @@ func serveNoop(b *testing.B, s *served) (wall, rec time.Duration, api apiCounts,
 	}
 	time.Sleep(time.Second)
 	g := s.git.Counts()
-	return wall, rec, s.api.snapshot().since(api0), (g.InfoRefs + g.UploadPack) - (git0.InfoRefs + git0.UploadPack)
+	api = s.api.snapshot().since(api0)
+	if traced := s.api.trace(false); len(traced) > 0 {
+		b.Logf("requests other than watches from the no-op webhook to 1 s after its record: %s", strings.Join(traced, ", "))
+	}
+	return wall, rec, api, (g.InfoRefs + g.UploadPack) - (git0.InfoRefs + git0.UploadPack)
+}
+
+// staticServer serves "{}" to every request over loopback until the
+// benchmark ends, and returns its address.
+func staticServer(b *testing.B) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte("{}"))
+	}), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	b.Cleanup(func() { _ = srv.Close() })
+	return ln.Addr().String()
 }
 
 type loadResult struct {
