@@ -174,8 +174,8 @@ type plannedLog struct {
 	first   map[string]time.Time
 	applied map[string]time.Time
 	ready   map[string]time.Time
-	tail  bytes.Buffer // the last lines, for a failure
-	pw    *io.PipeWriter
+	tail    bytes.Buffer // the last lines, for a failure
+	pw      *io.PipeWriter
 }
 
 func newPlannedLog() *plannedLog {
