@@ -75,7 +75,7 @@ func benchRealistic(b *testing.B, n int, scale float64) {
 		load := loadAverage()
 		s := startServe(b, c, n, fmt.Sprintf("bench-realistic-%d", n))
 		var names []string
-		sv, names = runServe(b, s, n, 0, "", limit)
+		sv, names = runServe(b, s, fmt.Sprintf("sv%d", n), n, 0, "", limit)
 		s.stop()
 		deleteStores(b, c.Client, names)
 		waitGone(b, c, names, 5*time.Minute)
