@@ -269,6 +269,8 @@ func (r *Reconciler) accept(in SyncInput) (*SyncRecord, []string, error) {
 	if len(keys) == 0 {
 		r.closed(rec)
 	}
+	r.log.Info("revision accepted", "revision", short(in.Revision), "changed", len(changed), "queued", len(keys),
+		"took", r.Clock().Sub(start).Round(time.Microsecond))
 	return rec, keys, nil
 }
 

@@ -191,14 +191,20 @@ func benchSize(b *testing.B, c *testcluster.Cluster, n int, profileDir string) {
 			s.b = b
 			m := min(n, 300)
 			load := loadAverage()
+			sum0, count0 := s.histogram("storeops_git_fetch_duration_seconds")
 			wr, more := runServe(b, s, fmt.Sprintf("wf%d", n), m, probes, "", time.Hour)
 			names = append(names, more...)
+			if sum, count := s.histogram("storeops_git_fetch_duration_seconds"); count > count0 {
+				b.ReportMetric((sum-sum0)/(count-count0)*1000, "ms-mean-git-fetch")
+			}
 			b.ReportMetric(load, "load1")
 			b.ReportMetric(float64(m), "stores-installing")
 			b.ReportMetric(float64(len(wr.probes)), "pushes")
 			b.ReportMetric(ms(percentile(wr.probes, 50)), "ms-p50-first-action")
 			b.ReportMetric(ms(percentile(wr.probes, 95)), "ms-p95-first-action")
 			b.ReportMetric(ms(wr.probes[len(wr.probes)-1]), "ms-max-first-action")
+			b.ReportMetric(ms(percentile(wr.probesFetched, 50)), "ms-p50-fetched")
+			b.ReportMetric(ms(percentile(wr.probesAccepted, 50)), "ms-p50-accepted")
 		})
 		if b.Failed() {
 			return

@@ -174,27 +174,36 @@ type plannedLog struct {
 	first   map[string]time.Time
 	applied map[string]time.Time
 	ready   map[string]time.Time
-	tail    bytes.Buffer // the last lines, for a failure
-	pw      *io.PipeWriter
+	// fetched and accepted are, by abbreviated revision, when the intake
+	// had fetched and parsed it and when the reconciler had accepted it.
+	fetched, accepted map[string]time.Time
+	tail              bytes.Buffer // the last lines, for a failure
+	pw                *io.PipeWriter
 }
 
 func newPlannedLog() *plannedLog {
 	pr, pw := io.Pipe()
-	l := &plannedLog{first: map[string]time.Time{}, applied: map[string]time.Time{}, ready: map[string]time.Time{}, pw: pw}
+	l := &plannedLog{first: map[string]time.Time{}, applied: map[string]time.Time{}, ready: map[string]time.Time{},
+		fetched: map[string]time.Time{}, accepted: map[string]time.Time{}, pw: pw}
 	go func() {
 		sc := bufio.NewScanner(pr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
 			line := sc.Bytes()
 			var e struct {
-				Time   time.Time         `json:"time"`
-				Msg    string            `json:"msg"`
-				Store  string            `json:"store"`
-				Labels map[string]string `json:"labels"`
+				Time     time.Time         `json:"time"`
+				Msg      string            `json:"msg"`
+				Store    string            `json:"store"`
+				Revision string            `json:"revision"`
+				Labels   map[string]string `json:"labels"`
 			}
 			_ = json.Unmarshal(line, &e)
 			l.mu.Lock()
 			switch {
+			case e.Msg == "revision fetched" && e.Revision != "":
+				l.fetched[e.Revision] = e.Time
+			case e.Msg == "revision accepted" && e.Revision != "":
+				l.accepted[e.Revision] = e.Time
 			case e.Store == "":
 			case e.Msg == "planned":
 				if _, ok := l.first[e.Store]; !ok {
@@ -228,6 +237,19 @@ func (l *plannedLog) firstPlanned(store string) (time.Time, bool) {
 	defer l.mu.Unlock()
 	t, ok := l.first[store]
 	return t, ok
+}
+
+// ofRevision returns the time m (fetched or accepted) holds for the
+// abbreviation of revision.
+func (l *plannedLog) ofRevision(m map[string]time.Time, revision string) (time.Time, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for short, t := range m {
+		if strings.HasPrefix(revision, short) {
+			return t, true
+		}
+	}
+	return time.Time{}, false
 }
 
 // lastOf returns the latest time of names in m (one of the log's maps)
@@ -363,6 +385,36 @@ func (s *served) get(path string, v any) int {
 		}
 	}
 	return resp.StatusCode
+}
+
+// histogram returns the sum and count of a histogram of the daemon's
+// /metrics, over all its labels.
+func (s *served) histogram(name string) (sum float64, count float64) {
+	resp, err := http.Get("http://" + s.addr + "/metrics")
+	if err != nil {
+		return 0, 0
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) != 2 {
+			continue
+		}
+		metric, _, _ := strings.Cut(f[0], "{")
+		v, err := strconv.ParseFloat(f[1], 64)
+		if err != nil {
+			continue
+		}
+		switch metric {
+		case name + "_sum":
+			sum += v
+		case name + "_count":
+			count += v
+		}
+	}
+	return sum, count
 }
 
 // commit declares the stores of lines besides those already declared,
@@ -544,6 +596,9 @@ type serveRun struct {
 	cpu          time.Duration
 	hwmKiB       int64
 	probes       []time.Duration // webhook to first action, sorted
+	// webhook to the revision fetched and parsed, and to it accepted
+	// (queued), sorted
+	probesFetched, probesAccepted []time.Duration
 }
 
 // runServe declares n new stores named prefix-i, half of each type, sends the webhook
@@ -563,8 +618,8 @@ func runServe(b *testing.B, s *served, prefix string, n, probes int, profileDir 
 	t0 := s.hook(rev)
 
 	type probe struct {
-		name string
-		sent time.Time
+		name, revision string
+		sent           time.Time
 	}
 	var (
 		mu   sync.Mutex
@@ -585,7 +640,7 @@ func runServe(b *testing.B, s *served, prefix string, n, probes int, profileDir 
 				mu.Unlock()
 				return
 			}
-			sent = append(sent, probe{name, at})
+			sent = append(sent, probe{name, rev, at})
 			mu.Unlock()
 			time.Sleep(time.Until(at.Add(time.Second)))
 		}
@@ -610,6 +665,12 @@ func runServe(b *testing.B, s *served, prefix string, n, probes int, profileDir 
 		for {
 			if t, ok := s.log.firstPlanned(p.name); ok {
 				r.probes = append(r.probes, t.Sub(p.sent))
+				if f, ok := s.log.ofRevision(s.log.fetched, p.revision); ok {
+					r.probesFetched = append(r.probesFetched, f.Sub(p.sent))
+				}
+				if a, ok := s.log.ofRevision(s.log.accepted, p.revision); ok {
+					r.probesAccepted = append(r.probesAccepted, a.Sub(p.sent))
+				}
 				break
 			}
 			if time.Now().After(deadline) {
@@ -619,6 +680,8 @@ func runServe(b *testing.B, s *served, prefix string, n, probes int, profileDir 
 		}
 	}
 	slices.Sort(r.probes)
+	slices.Sort(r.probesFetched)
+	slices.Sort(r.probesAccepted)
 	s.waitReady(names, 30*time.Minute) // the noop row needs a converged fleet
 	return r, names
 }
