@@ -3,6 +3,8 @@ package web
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -106,13 +108,13 @@ func (s *Server) listStores(w http.ResponseWriter, r *http.Request) {
 		// A snapshot never changes once published: its whole list is
 		// encoded once, not at each of the dashboard's and clients' polls.
 		s.listMu.Lock()
-		body, zipped := s.listBody, s.listGzip
+		body, zipped, tag := s.listBody, s.listGzip, s.listTag
 		if s.listSnap != snap {
 			body = nil
 		}
 		s.listMu.Unlock()
 		if body != nil {
-			writeList(w, r, body, zipped)
+			writeList(w, r, body, zipped, tag)
 			return
 		}
 	}
@@ -132,24 +134,60 @@ func (s *Server) listStores(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body = append(body, '\n')
-	zipped := gzipped(body)
+	zipped, tag := gzipped(body), listETag(body)
 	s.listMu.Lock()
-	s.listSnap, s.listBody, s.listGzip = snap, body, zipped
+	s.listSnap, s.listBody, s.listGzip, s.listTag = snap, body, zipped, tag
 	s.listMu.Unlock()
-	writeList(w, r, body, zipped)
+	writeList(w, r, body, zipped, tag)
 }
 
 // writeList answers the whole store list: gzip-compressed, once per
 // snapshot, for a client that accepts it (a thousand stores are about
-// 1.5 MB of JSON, a tenth of that compressed).
-func writeList(w http.ResponseWriter, r *http.Request, body, zipped []byte) {
-	w.Header().Add("Vary", "Accept-Encoding")
-	if zipped == nil || !acceptsGzip(r) {
-		writeBody(w, body)
+// 1.5 MB of JSON, a tenth of that compressed). The list carries an entity
+// tag of its content; a client that sends it back (If-None-Match) while
+// the list is the same gets 304 Not Modified and no body. Answers may be
+// kept by the client but not used without asking (private, no-cache):
+// a browser or poller then asks with the tag on its own.
+func writeList(w http.ResponseWriter, r *http.Request, body, zipped []byte, tag string) {
+	h := w.Header()
+	h.Add("Vary", "Accept-Encoding")
+	h.Set("Cache-Control", "private, no-cache")
+	useGzip := zipped != nil && acceptsGzip(r)
+	if useGzip {
+		tag = strings.TrimSuffix(tag, `"`) + `-gzip"` // another representation, another tag
+	}
+	h.Set("ETag", tag)
+	if noneMatch(r, tag) {
+		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	w.Header().Set("Content-Encoding", "gzip")
-	writeBody(w, zipped)
+	if useGzip {
+		h.Set("Content-Encoding", "gzip")
+		writeBody(w, zipped)
+		return
+	}
+	writeBody(w, body)
+}
+
+// listETag is a strong entity tag of a store list (which names the time
+// its snapshot was made): the first 128 bits of its SHA-256.
+func listETag(body []byte) string {
+	sum := sha256.Sum256(body)
+	return `"` + hex.EncodeToString(sum[:16]) + `"`
+}
+
+// noneMatch reports whether r's If-None-Match names tag (or is "*"),
+// comparing weakly as RFC 9110 asks of GET.
+func noneMatch(r *http.Request, tag string) bool {
+	for _, h := range r.Header.Values("If-None-Match") {
+		for _, t := range strings.Split(h, ",") {
+			t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+			if t == "*" || t == tag {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // acceptsGzip reports whether r's Accept-Encoding allows gzip.

@@ -87,3 +87,73 @@ func TestListStoresGzip(t *testing.T) {
 		}
 	}
 }
+
+// A client that sends back the list's entity tag gets 304 Not Modified and
+// no body while the list is the same; the whole list once it changed. The plain and the gzipped list have tags of their
+// own, and answers may be kept only to be revalidated.
+func TestListStoresRevalidates(t *testing.T) {
+	e := start(t, nil)
+	get := func(accept, ifNoneMatch string) (*http.Response, []byte) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, e.srv.URL+"/api/v1/stores", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if accept != "" {
+			req.Header.Set("Accept-Encoding", accept)
+		}
+		if ifNoneMatch != "" {
+			req.Header.Set("If-None-Match", ifNoneMatch)
+		}
+		resp, err := (&http.Transport{DisableCompression: true}).RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, body
+	}
+	first, body := get("", "")
+	tag := first.Header.Get("ETag")
+	if first.StatusCode != http.StatusOK || len(body) == 0 || !strings.HasPrefix(tag, `"`) {
+		t.Fatalf("first answer: %d, ETag %q, %d bytes", first.StatusCode, tag, len(body))
+	}
+	if cc := first.Header.Get("Cache-Control"); !strings.Contains(cc, "no-cache") || !strings.Contains(cc, "private") {
+		t.Errorf("Cache-Control %q, want private, no-cache", cc)
+	}
+	zipped, _ := get("gzip", "")
+	ztag := zipped.Header.Get("ETag")
+	if ztag == "" || ztag == tag {
+		t.Fatalf("gzipped list tag %q, plain %q: want a tag of its own", ztag, tag)
+	}
+	for _, tc := range []struct {
+		accept, ifNoneMatch string
+		want                int
+	}{
+		{"", tag, http.StatusNotModified},
+		{"", "W/" + tag, http.StatusNotModified},
+		{"", `"other", ` + tag, http.StatusNotModified},
+		{"", "*", http.StatusNotModified},
+		{"gzip", ztag, http.StatusNotModified},
+		{"gzip", tag, http.StatusOK}, // the plain list's tag does not name the gzipped one
+		{"", `"stale"`, http.StatusOK},
+	} {
+		resp, body := get(tc.accept, tc.ifNoneMatch)
+		if resp.StatusCode != tc.want {
+			t.Errorf("Accept-Encoding %q, If-None-Match %q: %d, want %d", tc.accept, tc.ifNoneMatch, resp.StatusCode, tc.want)
+		}
+		if tc.want == http.StatusNotModified && (len(body) > 0 || resp.Header.Get("ETag") == "") {
+			t.Errorf("If-None-Match %q: 304 with %d bytes, ETag %q", tc.ifNoneMatch, len(body), resp.Header.Get("ETag"))
+		}
+	}
+	e.board.Publish(&reconcile.Snapshot{Revision: "def456", Stores: []reconcile.StoreStatus{
+		{Name: "delta", Type: "medusa", Phase: reconcile.PhaseReady},
+	}})
+	resp, body := get("", tag)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("ETag") == tag || !strings.Contains(string(body), "delta") {
+		t.Errorf("changed list: %d, ETag %q (was %q), body %s", resp.StatusCode, resp.Header.Get("ETag"), tag, body)
+	}
+}

@@ -98,6 +98,7 @@ type Server struct {
 	listSnap *reconcile.Snapshot // the snapshot listBody encodes
 	listBody []byte              // GET /api/v1/stores without filters
 	listGzip []byte              // listBody gzip-compressed
+	listTag  string              // entity tag of listBody's content (see listETag)
 }
 
 // New checks cfg and returns a Server. It refuses a missing Board, a

@@ -237,7 +237,7 @@ func benchSize(b *testing.B, c *testcluster.Cluster, n int, profileDir string) {
 		if profileDir != "" {
 			wait = s.profile(profileDir, fmt.Sprintf("serve-%d-status.cpu.pprof", n), 10)
 		}
-		r := statusLoad(s.addr, names, 200, 10*time.Second)
+		r := statusLoad(s.addr, names, 200, 10*time.Second, false)
 		wait()
 		b.ReportMetric(r.rps, "req/s")
 		b.ReportMetric(ms(r.p50), "ms-p50")
@@ -246,9 +246,20 @@ func benchSize(b *testing.B, c *testcluster.Cluster, n int, profileDir string) {
 		b.ReportMetric(float64(r.errors), "errors")
 		// The floor of this machine, in the same run: the same clients
 		// against a server answering every request with "{}".
-		floor := statusLoad(staticServer(b), names, 200, 10*time.Second)
+		floor := statusLoad(staticServer(b), names, 200, 10*time.Second, false)
 		b.ReportMetric(floor.rps, "floor-req/s")
 		b.ReportMetric(ms(floor.p99), "floor-ms-p99")
+	})
+	b.Run("status-revalidating", func(b *testing.B) {
+		s.b = b
+		b.ReportMetric(loadAverage(), "load1")
+		r := statusLoad(s.addr, names, 200, 10*time.Second, true)
+		b.ReportMetric(r.rps, "req/s")
+		b.ReportMetric(ms(r.p50), "ms-p50")
+		b.ReportMetric(ms(r.p99), "ms-p99")
+		b.ReportMetric(ms(r.listP99), "ms-p99-list")
+		b.ReportMetric(float64(r.notModified), "lists-not-modified")
+		b.ReportMetric(float64(r.errors), "errors")
 	})
 	s.heapProfile(profileDir, fmt.Sprintf("serve-%d.heap.pprof", n))
 	if p := readProc(s.cmd.Process.Pid); p.hwmKiB > 0 {

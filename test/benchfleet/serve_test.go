@@ -744,11 +744,17 @@ type loadResult struct {
 	listP99  time.Duration
 	errors   int
 	requests int
+	// notModified is how many list requests were answered 304.
+	notModified int
 }
 
 // statusLoad runs clients concurrent clients over loopback for d, each
 // asking in turn for the store list, one store and the status summary.
-func statusLoad(addr string, names []string, clients int, d time.Duration) loadResult {
+//
+// Revalidating clients keep the store list's entity tag and send it back
+// (If-None-Match), as a browser or a poller does with a list it may keep
+// but must revalidate.
+func statusLoad(addr string, names []string, clients int, d time.Duration, revalidate bool) loadResult {
 	tr := &http.Transport{MaxIdleConns: clients, MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr, Timeout: time.Minute}
@@ -758,6 +764,7 @@ func statusLoad(addr string, names []string, clients int, d time.Duration) loadR
 		errors     int
 		wg         sync.WaitGroup
 	)
+	var revalidated atomic.Int64
 	start := time.Now()
 	end := start.Add(d)
 	for i := range clients {
@@ -765,7 +772,7 @@ func statusLoad(addr string, names []string, clients int, d time.Duration) loadR
 		go func() {
 			defer wg.Done()
 			var mine, myLists []time.Duration
-			bad := 0
+			bad, listTag := 0, ""
 			for k := i; time.Now().Before(end); k++ {
 				var path string
 				switch k % 3 {
@@ -786,11 +793,20 @@ func statusLoad(addr string, names []string, clients int, d time.Duration) loadR
 				// 200 clients' decompression on the same 2 cores (the
 				// store list of 1000 stores is megabytes uncompressed).
 				req.Header.Set("Accept-Encoding", "gzip")
+				if revalidate && k%3 == 0 && listTag != "" {
+					req.Header.Set("If-None-Match", listTag)
+				}
 				resp, err := hc.Do(req)
 				if err == nil {
 					_, _ = io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()
-					if resp.StatusCode != http.StatusOK {
+					switch {
+					case resp.StatusCode == http.StatusOK && k%3 == 0:
+						listTag = resp.Header.Get("ETag")
+					case resp.StatusCode == http.StatusOK:
+					case resp.StatusCode == http.StatusNotModified && k%3 == 0 && listTag != "":
+						revalidated.Add(1)
+					default:
 						err = fmt.Errorf("%d", resp.StatusCode)
 					}
 				}
@@ -815,6 +831,6 @@ func statusLoad(addr string, names []string, clients int, d time.Duration) loadR
 	slices.Sort(lists)
 	return loadResult{
 		rps: float64(len(all)) / elapsed.Seconds(), p50: percentile(all, 50), p99: percentile(all, 99),
-		listP99: percentile(lists, 99), errors: errors, requests: len(all),
+		listP99: percentile(lists, 99), errors: errors, requests: len(all), notModified: int(revalidated.Load()),
 	}
 }
