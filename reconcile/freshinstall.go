@@ -178,3 +178,34 @@ func (h *helmConfigs) capabilities() (*chartutil.Capabilities, error) {
 	h.caps.at = time.Now()
 	return h.caps.caps, nil
 }
+
+// Warm asks ahead of the first action what every install keeps: the
+// cluster's capabilities, its resource lists and the validator of the
+// charts' API groups (their OpenAPI documents). Otherwise the first stores
+// acted on after a start wait for them, one worker after another. What
+// fails is left for the installs to meet.
+func (c *ClusterApplier) Warm() {
+	if _, err := c.helm.capabilities(); err != nil {
+		return
+	}
+	cfg, err := render.Parse("stores.yaml", []byte("stores:\n  - {name: warm-a, type: woocommerce}\n  - {name: warm-b, type: medusa}\n"), render.Limits{MaxStores: 2})
+	if err != nil {
+		return
+	}
+	const ns = "storeops-warm" // only built, never written
+	defer c.helm.Forget(ns)
+	hc, err := c.helm.For(ns)
+	if err != nil {
+		return
+	}
+	for _, d := range render.Render(cfg) {
+		rel, err := RenderRelease(c.charts, &d)
+		if err != nil {
+			return
+		}
+		if _, err := hc.KubeClient.Build(bytes.NewBufferString(rel.Manifest), true); err != nil {
+			c.log.Debug("warming up", "error", err)
+			return
+		}
+	}
+}

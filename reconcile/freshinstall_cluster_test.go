@@ -2,6 +2,7 @@ package reconcile_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -31,6 +32,7 @@ type readsOf struct {
 	next   http.RoundTripper
 	mu     sync.Mutex
 	reads  []string
+	writes int
 	before func(*http.Request)
 }
 
@@ -38,6 +40,8 @@ func (r *readsOf) RoundTrip(req *http.Request) (*http.Response, error) {
 	r.mu.Lock()
 	if req.Method == http.MethodGet {
 		r.reads = append(r.reads, req.URL.Path+"?"+req.URL.RawQuery)
+	} else {
+		r.writes++
 	}
 	before := r.before
 	r.mu.Unlock()
@@ -315,6 +319,49 @@ func deleteStoreNamespaces(t *testing.T, client kubernetes.Interface, stores ...
 		err := client.CoreV1().Namespaces().Delete(context.Background(), render.NamespacePrefix+s, metav1.DeleteOptions{})
 		if err != nil && !apierrors.IsNotFound(err) {
 			t.Logf("delete namespace of %s: %v", s, err)
+		}
+	}
+}
+
+// Warm asks ahead what a first install would: after it, the first install
+// asks the cluster nothing of its version, resource lists or OpenAPI
+// documents; Warm itself writes nothing. (Without Warm the same install
+// reads them: the test's second half.)
+func TestWarmLeavesTheFirstInstallNothingToAsk(t *testing.T) {
+	c := testcluster.Get(t)
+	ctx := context.Background()
+	clusterQuestions := func(reads []string) []string {
+		var out []string
+		for _, r := range reads {
+			if strings.HasPrefix(r, "/version") || strings.HasPrefix(r, "/api?") || strings.HasPrefix(r, "/apis") || strings.HasPrefix(r, "/openapi") {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	for _, warm := range []bool{true, false} {
+		applier, reads := freshApplier(t)
+		store := fmt.Sprintf("fi-warm-%t", warm)
+		t.Cleanup(func() { deleteStoreNamespaces(t, c.Client, store) })
+		if warm {
+			applier.Warm()
+			reads.mu.Lock()
+			writes := reads.writes
+			reads.mu.Unlock()
+			if writes != 0 {
+				t.Fatalf("Warm made %d writes", writes)
+			}
+		}
+		reads.take()
+		if err := applier.Apply(ctx, reconcile.Action{Kind: reconcile.ActInstall, Store: store, Desired: desiredStore(t, store, "medusa")}, "rev1"); err != nil {
+			t.Fatal(err)
+		}
+		asked := clusterQuestions(reads.take())
+		switch {
+		case warm && len(asked) > 0:
+			t.Errorf("after Warm the first install asked %v", asked)
+		case !warm && len(asked) == 0:
+			t.Errorf("without Warm the first install asked nothing: the check above proves nothing")
 		}
 	}
 }

@@ -335,6 +335,7 @@ func (d *daemon) run(ctx context.Context) error {
 	defer endElection()
 	if d.shard != nil {
 		d.startShards(ctx) // --shards needs --leader-elect: the sync Lease is watched below
+		d.warm()           // its writes wait for shards; its reads do not
 	}
 	if d.cfg.leaderElect || d.flags.clusters {
 		// Confirmations (moves between clusters among them) and, with
@@ -387,6 +388,7 @@ func (d *daemon) lead(ctx context.Context) {
 		return
 	}
 	d.log.Info("leading: this replica applies changes")
+	d.warm()
 	work, stop := context.WithCancel(ctx)
 	unhook := context.AfterFunc(d.serveCtx, stop)
 	d.workers.Add(1)
@@ -397,6 +399,14 @@ func (d *daemon) lead(ctx context.Context) {
 		d.rec.Run(work)
 	}()
 	d.trigger("leader elected")
+}
+
+// warm has the local cluster's applier ask, in the background, what its
+// first installs would otherwise wait for (ClusterApplier.Warm).
+func (d *daemon) warm() {
+	if a, ok := d.local.Applier.(*reconcile.ClusterApplier); ok {
+		go a.Warm()
+	}
 }
 
 // follow stops applying: the fence closes, and it returns once the workers
