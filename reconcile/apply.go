@@ -214,32 +214,28 @@ func (c *ClusterApplier) ensureIsolation(ctx context.Context, d *render.Desired,
 		limits := c.client.CoreV1().LimitRanges(ns)
 		policies := c.client.NetworkingV1().NetworkPolicies(ns)
 		writes = append(writes, func() error {
-			if err := put(ctx, o.Quota == nil, d.Quota, o.Quota, quotas.Create, quotas.Update, func(live, want *corev1.ResourceQuota) {
-				live.Spec = want.Spec
-			}); err != nil {
-				return fmt.Errorf("resource quota: %w", err)
-			}
-			return nil
+			return named("resource quota", put(ctx, o.Quota == nil, d.Quota, o.Quota, quotas.Create, quotas.Update,
+				func(live, want *corev1.ResourceQuota) { live.Spec = want.Spec }))
 		}, func() error {
-			if err := put(ctx, o.LimitRange == nil, d.LimitRange, o.LimitRange, limits.Create, limits.Update, func(live, want *corev1.LimitRange) {
-				live.Spec = want.Spec
-			}); err != nil {
-				return fmt.Errorf("limit range: %w", err)
-			}
-			return nil
+			return named("limit range", put(ctx, o.LimitRange == nil, d.LimitRange, o.LimitRange, limits.Create, limits.Update,
+				func(live, want *corev1.LimitRange) { live.Spec = want.Spec }))
 		}, func() error {
-			if err := put(ctx, o.NetworkPolicy == nil, d.NetworkPolicy, o.NetworkPolicy, policies.Create, policies.Update, func(live, want *networkingv1.NetworkPolicy) {
-				live.Spec = want.Spec
-			}); err != nil {
-				return fmt.Errorf("network policy: %w", err)
-			}
-			return nil
+			return named("network policy", put(ctx, o.NetworkPolicy == nil, d.NetworkPolicy, o.NetworkPolicy, policies.Create, policies.Update,
+				func(live, want *networkingv1.NetworkPolicy) { live.Spec = want.Spec }))
 		})
 		if !o.Credentials {
 			writes = append(writes, func() error { return c.createCredentials(ctx, d) })
 		}
 	}
 	return fresh, all(writes...)
+}
+
+// named prefixes err, if any, with what failed.
+func named(what string, err error) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
 }
 
 // all runs fns at once and returns the first of their errors (in the
