@@ -204,6 +204,15 @@ func TestRenderDefaults(t *testing.T) {
 	if c.Env[0].Name != "POD_NAMESPACE" || c.Env[0].ValueFrom == nil || c.Env[0].ValueFrom.FieldRef.FieldPath != "metadata.namespace" {
 		t.Errorf("POD_NAMESPACE does not come from the downward API: %+v", c.Env[0])
 	}
+	var memLimit bool
+	for _, e := range c.Env {
+		if e.Name == "STOREOPS_MEMORY_LIMIT" && e.ValueFrom != nil && e.ValueFrom.ResourceFieldRef != nil && e.ValueFrom.ResourceFieldRef.Resource == "limits.memory" {
+			memLimit = true
+		}
+	}
+	if !memLimit {
+		t.Errorf("STOREOPS_MEMORY_LIMIT does not come from limits.memory: %+v", c.Env)
+	}
 	if c.Image != "ghcr.io/storeops/storeops:0.1.0" {
 		t.Errorf("image %s", c.Image)
 	}
