@@ -331,6 +331,16 @@ func (c *Clusters) Observe() Observed {
 	return out
 }
 
+// StoreNames returns the stores found on the clusters observed so far,
+// without observing them.
+func (c *Clusters) StoreNames() []string {
+	var out []string
+	for _, m := range c.ready() {
+		out = append(out, m.Observer.StoreNames()...)
+	}
+	return out
+}
+
 // ObserveStore returns one store as found on the clusters observed so far
 // (nil when found on none).
 func (c *Clusters) ObserveStore(name string) *ObservedStore {

@@ -311,6 +311,18 @@ func (o *Observer) Observe() Observed {
 	return out
 }
 
+// StoreNames returns the name of every store whose namespace the caches
+// hold, without observing it.
+func (o *Observer) StoreNames() []string {
+	var out []string
+	for _, it := range o.namespaces.GetStore().List() {
+		if ns := it.(*corev1.Namespace); o.storeNamespace(ns) {
+			out = append(out, ns.Labels[render.LabelStore])
+		}
+	}
+	return out
+}
+
 // ObserveStore returns the live state of one store, read from the caches
 // (nil when no namespace of it exists); see Observe.
 func (o *Observer) ObserveStore(name string) *ObservedStore {

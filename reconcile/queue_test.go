@@ -44,6 +44,19 @@ func (q *queuedCluster) Observe() reconcile.Observed {
 	return q.fakeCluster.Observe()
 }
 
+// StoreNames lists the stores without observing them, as the real
+// observer does: Accept plans a revision that leaves none out from the
+// stores it changes alone.
+func (q *queuedCluster) StoreNames() []string {
+	q.fakeCluster.mu.Lock()
+	defer q.fakeCluster.mu.Unlock()
+	var out []string
+	for name := range q.fakeCluster.stores {
+		out = append(out, name)
+	}
+	return out
+}
+
 func (q *queuedCluster) observedAllCount() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -479,4 +492,56 @@ func TestQueueKeepsAPushsPlaceWhenTheNextComes(t *testing.T) {
 	eventually(t, "every store to be installed and the queue idle", func() bool {
 		return len(q.appliedCopy()) == 7 && !board.Current().Syncing
 	})
+}
+
+// A push is planned from the stores it changes: a store it leaves as it
+// was is not planned again (its own events, backoff and the scheduled sync
+// look at it), so the push's store waits for no observation of the whole
+// fleet. The scheduled sync of the same revision still plans every store,
+// and a revision that leaves stores out is judged whole by the guard.
+// (Before, every push planned every store: this test failed at the first
+// check, with the upgrade of s5 planned by the push.)
+func TestQueuePlansAPushFromTheStoresItChanges(t *testing.T) {
+	q := newQueuedCluster()
+	board := runQueue(t, q, 2)
+	var y strings.Builder
+	y.WriteString("stores:\n")
+	for i := range 20 {
+		fmt.Fprintf(&y, "  - {name: s%d, type: woocommerce}\n", i)
+	}
+	fleet := y.String()
+	if _, err := q.r.Accept(reconcile.SyncInput{Config: configOf(t, fleet), Revision: "r1"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "20 installs", func() bool { return len(q.appliedCopy()) == 20 && !board.Current().Syncing })
+
+	// s5 drifts and no event says so (a missed event).
+	q.fakeCluster.mu.Lock()
+	q.fakeCluster.stores["s5"].Release.ValuesChecksum = "changed by hand"
+	q.fakeCluster.mu.Unlock()
+
+	pushed := fleet + "  - {name: new, type: medusa}\n"
+	if _, err := q.r.Accept(reconcile.SyncInput{Config: configOf(t, pushed), Revision: "r2"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the pushed store installed", func() bool { return len(q.appliedCopy()) >= 21 && !board.Current().Syncing })
+	if got := q.appliedCopy()[20:]; !slices.Equal(got, []string{"install new"}) {
+		t.Fatalf("the push acted on %v, want only its own store", got)
+	}
+
+	// The scheduled sync takes the same revision in again: every store.
+	if _, err := q.r.Accept(reconcile.SyncInput{Config: configOf(t, pushed), Revision: "r2", Trigger: "schedule"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "s5 upgraded", func() bool { return len(q.appliedCopy()) == 22 && !board.Current().Syncing })
+	if got := q.appliedCopy()[21]; got != "upgrade s5" {
+		t.Fatalf("the scheduled sync acted: %s, want upgrade s5", got)
+	}
+
+	// A push that leaves most stores out is judged whole.
+	_, err := q.r.Accept(reconcile.SyncInput{Config: configOf(t, "stores:\n  - {name: s0, type: woocommerce}\n"), Revision: "r3"})
+	var guard *reconcile.MassDeletionError
+	if !errors.As(err, &guard) || guard.Deletes != 20 {
+		t.Fatalf("want the guard's refusal of 20 deletions, got %v", err)
+	}
 }
