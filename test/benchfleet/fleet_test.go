@@ -94,7 +94,9 @@ func fleet(prefix string, n int) (string, []string) {
 //   - once: storeops sync --once for N other new stores (BENCH_FLEET_ONCE=0
 //     leaves it out);
 //   - reference: a plain client-go program creating the objects of N other
-//     stores, and the ratios.
+//     stores, and the ratios. BENCH_FLEET_REFERENCE=0 leaves out once and
+//     reference, and does not wait for the deleted stores to go: for a run
+//     of one size.
 //
 // With BENCH_FLEET_HELM naming a helm binary, a first row installs
 // BENCH_FLEET_HELM_N (20) stores with a sequential `helm upgrade --install
@@ -268,6 +270,9 @@ func benchSize(b *testing.B, c *testcluster.Cluster, n int, profileDir string) {
 	}
 	s.stop()
 	deleteStores(b, c.Client, names)
+	if envInt("BENCH_FLEET_REFERENCE", 1) == 0 {
+		return // BENCH_FLEET_REFERENCE=0: a run of one size; see BenchmarkFleet
+	}
 	waitGone(b, c, names, goneLimit(len(names)))
 
 	if envInt("BENCH_FLEET_ONCE", 1) != 0 {
