@@ -26,7 +26,7 @@ import (
 // the namespace's release records), whether the cluster answers (GET
 // /version), the cluster's version and API groups (after emptying the
 // shared discovery cache) and whether each of the chart's objects exists
-// (one GET each, one after the other): 17 of the 44 requests of a new
+// (one GET each, one after the other): 16 of the 44 requests of a new
 // store, on its worker's path.
 //
 // Should another writer create an object of the chart in the namespace
