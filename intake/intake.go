@@ -216,14 +216,11 @@ func (in *Intake) take(ctx context.Context, trigger string) (held *reconcile.Ref
 	if err := in.verify(snap); err != nil {
 		return in.refuse(snap.Revision, trigger, untrustedRefusal(snap, err)), true
 	}
-	fetched := time.Now()
 	cfg, err := in.parse(snap.Path, snap.Data, in.cfg.Limits)
 	if err != nil {
 		return in.refuse(snap.Revision, trigger, invalidRefusal(snap, err)), true
 	}
 	in.last = &revision{snap: snap, cfg: cfg}
-	in.log.Info("revision fetched", "revision", short(snap.Revision), "trigger", trigger, "stores", len(cfg.Stores()),
-		"fetch", fetched.Sub(t0).Round(time.Microsecond), "parse", time.Since(fetched).Round(time.Microsecond))
 	return nil, true
 }
 

@@ -46,15 +46,7 @@ func (c *ClusterApplier) installFresh(ctx context.Context, d *render.Desired, gi
 	if err != nil {
 		return fmt.Errorf("helm install %s: %w", d.Release.Name, err)
 	}
-	// Rendered as Helm's install renders it (values, schema, templates,
-	// install order), with the cluster's capabilities, without a request.
-	in := action.NewInstall(&action.Configuration{Log: func(string, ...any) {}})
-	in.DryRun, in.ClientOnly = true, true
-	in.ReleaseName, in.Namespace = d.Release.Name, d.Namespace.Name
-	in.KubeVersion = &caps.KubeVersion
-	in.APIVersions = caps.APIVersions
-	in.Labels = c.releaseLabels(gitRevision)
-	rel, err := in.RunWithContext(ctx, ch, d.Release.Values)
+	rel, err := renderClientOnly(ctx, ch, d, caps.KubeVersion, caps.APIVersions, c.releaseLabels(gitRevision))
 	if err != nil {
 		return fmt.Errorf("helm install %s: %w", d.Release.Name, helmError(err))
 	}

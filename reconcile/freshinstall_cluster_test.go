@@ -62,10 +62,17 @@ func (r *readsOf) take() []string {
 
 func freshApplier(t *testing.T) (*reconcile.ClusterApplier, *readsOf) {
 	t.Helper()
-	c := testcluster.Get(t)
 	reads := &readsOf{}
-	cfg := rest.CopyConfig(c.Config)
-	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { reads.next = rt; return reads })
+	applier := applierWrapped(t, func(rt http.RoundTripper) http.RoundTripper { reads.next = rt; return reads })
+	return applier, reads
+}
+
+// applierWrapped returns an applier of the default instance on the test
+// cluster whose client's transport goes through wrap.
+func applierWrapped(t *testing.T, wrap func(http.RoundTripper) http.RoundTripper) *reconcile.ClusterApplier {
+	t.Helper()
+	cfg := rest.CopyConfig(testcluster.Get(t).Config)
+	cfg.Wrap(wrap)
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +86,7 @@ func freshApplier(t *testing.T) (*reconcile.ClusterApplier, *readsOf) {
 		t.Fatal(err)
 	}
 	applier.Instance = inst
-	return applier, reads
+	return applier
 }
 
 func desiredStore(t *testing.T, name, typ string) *render.Desired {

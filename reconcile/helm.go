@@ -63,11 +63,12 @@ const keptConfigs = 64
 
 // For returns the Helm configuration of a namespace.
 func (h *helmConfigs) For(namespace string) (*action.Configuration, error) {
+	caps, _ := h.capabilities() // nil: Helm asks for them itself
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if c, ok := h.configs[namespace]; ok {
 		h.touchLocked(namespace)
-		c.Capabilities, _ = h.capabilities() // nil: Helm asks for them itself
+		c.Capabilities = caps
 		return c, nil
 	}
 	c := new(action.Configuration)
@@ -76,7 +77,7 @@ func (h *helmConfigs) For(namespace string) (*action.Configuration, error) {
 	if err := c.Init(getter, namespace, "secret", logf); err != nil {
 		return nil, fmt.Errorf("helm configuration for %s: %w", namespace, err)
 	}
-	c.Capabilities, _ = h.capabilities()
+	c.Capabilities = caps
 	if kc, ok := c.KubeClient.(*kube.Client); ok {
 		kc.Namespace = namespace
 		kc.Factory = sharedValidatorFactory{Factory: kc.Factory, h: h}

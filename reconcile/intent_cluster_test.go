@@ -3,8 +3,6 @@ package reconcile_test
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -16,7 +14,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 )
 
 // cutAfter passes requests until one matching cut has succeeded, then
@@ -46,25 +43,10 @@ func installKilledAfterNamespaceCreate(t *testing.T, store string) {
 	cut := &cutAfter{cut: func(r *http.Request) bool {
 		return r.Method == http.MethodPost && r.URL.Path == "/api/v1/namespaces"
 	}}
-	cfg := rest.CopyConfig(c.Config)
-	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { cut.next = rt; return cut })
-	client, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	applier := applierWrapped(t, func(rt http.RoundTripper) http.RoundTripper { cut.next = rt; return cut })
 	ctx := context.Background()
-	inst, err := reconcile.LoadInstanceKey(ctx, client, "default", reconcile.DefaultInstance)
-	if err != nil {
-		t.Fatal(err)
-	}
-	applier, err := reconcile.NewClusterApplier(cfg, client, reconcile.EmbeddedCharts{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	applier.Instance = inst
-	d := desiredOf(t, "stores:\n  - {name: "+store+", type: woocommerce}\n")[0]
-	d.Namespace.Labels[reconcile.LabelInstance] = reconcile.DefaultInstance
-	if err := applier.Apply(ctx, reconcile.Action{Kind: reconcile.ActInstall, Store: store, Desired: &d}, ""); err == nil {
+	d := desiredStore(t, store, "woocommerce")
+	if err := applier.Apply(ctx, reconcile.Action{Kind: reconcile.ActInstall, Store: store, Desired: d}, ""); err == nil {
 		t.Fatal("the killed install succeeded")
 	}
 	ns, err := c.Client.CoreV1().Namespaces().Get(ctx, render.NamespacePrefix+store, metav1.GetOptions{})

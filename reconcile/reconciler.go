@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"reflect"
 	"sort"
 	"strings"
@@ -199,9 +200,10 @@ func (r *Reconciler) accept(in SyncInput) (*SyncRecord, []string, error) {
 	r.desired, r.shown, r.revision, r.refused = desired, byName, in.Revision, in.Held
 	r.allDirty = true
 	policy := r.policyLocked(start)
+	changed := changedStores(r.inForce, byName)
 	var only map[string]bool // the stores to plan now; nil: every one
 	if r.queue != nil && r.inForce != nil && in.Revision != r.forceRev && !in.ConfirmDeletions {
-		only = changedStores(r.inForce, byName)
+		only = maps.Clone(changed)
 		for name := range r.stalled {
 			only[name] = true
 		}
@@ -257,7 +259,6 @@ func (r *Reconciler) accept(in SyncInput) (*SyncRecord, []string, error) {
 		}
 	}
 	r.mu.Lock()
-	changed := changedStores(r.inForce, byName)
 	r.urgent.Store(&changed)
 	r.markExpress(changed, keys)
 	r.inForce, r.forceRev = byName, in.Revision

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +19,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 )
 
 // remediations are the actions that could take a store's data with them.
@@ -343,26 +340,12 @@ func TestSquattedNamespaceIsNotAdopted(t *testing.T) {
 func TestFencedApplierStopsWithTheLease(t *testing.T) {
 	c := testcluster.Get(t)
 	fence := &reconcile.Fence{}
-	cfg := rest.CopyConfig(c.Config)
-	cfg.Wrap(fence.Wrap)
-	client, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, lose := context.WithCancel(context.Background())
 	fence.Hold(ctx)
-	inst, err := reconcile.LoadInstanceKey(ctx, client, "default", reconcile.DefaultInstance)
-	if err != nil {
-		t.Fatal(err)
-	}
-	applier, err := reconcile.NewClusterApplier(cfg, client, reconcile.EmbeddedCharts{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	applier.Instance = inst
+	applier := applierWrapped(t, fence.Wrap)
 	lose() // the Lease is lost before the action starts
 	d := desiredOf(t, "stores:\n  - {name: fe-x, type: woocommerce}\n")[0]
-	err = applier.Apply(context.Background(), reconcile.Action{Kind: reconcile.ActInstall, Store: "fe-x", Desired: &d}, "")
+	err := applier.Apply(context.Background(), reconcile.Action{Kind: reconcile.ActInstall, Store: "fe-x", Desired: &d}, "")
 	if !errors.Is(err, reconcile.ErrNotLeader) {
 		t.Fatalf("Apply after losing the Lease: %v, want ErrNotLeader", err)
 	}

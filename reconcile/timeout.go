@@ -1,12 +1,14 @@
 package reconcile
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/storeops/storeops/render"
 	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/release"
 	"sigs.k8s.io/yaml"
@@ -124,9 +126,16 @@ func RenderRelease(src ChartSource, d *render.Desired) (*release.Release, error)
 	if err != nil {
 		return nil, err
 	}
-	in := action.NewInstall(&action.Configuration{})
-	in.DryRun, in.ClientOnly, in.Replace = true, true, true
+	return renderClientOnly(context.Background(), ch, d, chartutil.KubeVersion{Version: "v1.36.0", Major: "1", Minor: "36"}, nil, nil)
+}
+
+// renderClientOnly renders ch with d's values as Helm's install does
+// (values, schema, templates, install order) for a cluster of the given
+// version and API groups, without a request: the release, with labels.
+func renderClientOnly(ctx context.Context, ch *chart.Chart, d *render.Desired, kube chartutil.KubeVersion, apiVersions []string, labels map[string]string) (*release.Release, error) {
+	in := action.NewInstall(&action.Configuration{Log: func(string, ...any) {}})
+	in.DryRun, in.ClientOnly = true, true
 	in.ReleaseName, in.Namespace = d.Release.Name, d.Namespace.Name
-	in.KubeVersion = &chartutil.KubeVersion{Version: "v1.36.0", Major: "1", Minor: "36"}
-	return in.Run(ch, d.Release.Values)
+	in.KubeVersion, in.APIVersions, in.Labels = &kube, apiVersions, labels
+	return in.RunWithContext(ctx, ch, d.Release.Values)
 }

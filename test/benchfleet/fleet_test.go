@@ -241,11 +241,7 @@ func benchSize(b *testing.B, c *testcluster.Cluster, n int, profileDir string) {
 		}
 		r := statusLoad(s.addr, names, 200, 10*time.Second, false)
 		wait()
-		b.ReportMetric(r.rps, "req/s")
-		b.ReportMetric(ms(r.p50), "ms-p50")
-		b.ReportMetric(ms(r.p99), "ms-p99")
-		b.ReportMetric(ms(r.listP99), "ms-p99-list")
-		b.ReportMetric(float64(r.errors), "errors")
+		r.report(b)
 		// The floor of this machine, in the same run: the same clients
 		// against a server answering every request with "{}".
 		floor := statusLoad(staticServer(b), names, 200, 10*time.Second, false)
@@ -256,12 +252,8 @@ func benchSize(b *testing.B, c *testcluster.Cluster, n int, profileDir string) {
 		s.b = b
 		b.ReportMetric(loadAverage(), "load1")
 		r := statusLoad(s.addr, names, 200, 10*time.Second, true)
-		b.ReportMetric(r.rps, "req/s")
-		b.ReportMetric(ms(r.p50), "ms-p50")
-		b.ReportMetric(ms(r.p99), "ms-p99")
-		b.ReportMetric(ms(r.listP99), "ms-p99-list")
+		r.report(b)
 		b.ReportMetric(float64(r.notModified), "lists-not-modified")
-		b.ReportMetric(float64(r.errors), "errors")
 	})
 	s.heapProfile(profileDir, fmt.Sprintf("serve-%d.heap.pprof", n))
 	if p := readProc(s.cmd.Process.Pid); p.hwmKiB > 0 {

@@ -174,8 +174,8 @@ type plannedLog struct {
 	first   map[string]time.Time
 	applied map[string]time.Time
 	ready   map[string]time.Time
-	// fetched and accepted are, by abbreviated revision, when the intake
-	// had fetched and parsed it and when the reconciler had accepted it.
+	// fetched and accepted are, by (abbreviated) revision, when the Git
+	// source had fetched it and when the reconciler had accepted it.
 	fetched, accepted map[string]time.Time
 	tail              bytes.Buffer // the last lines, for a failure
 	pw                *io.PipeWriter
@@ -200,7 +200,7 @@ func newPlannedLog() *plannedLog {
 			_ = json.Unmarshal(line, &e)
 			l.mu.Lock()
 			switch {
-			case e.Msg == "revision fetched" && e.Revision != "":
+			case e.Msg == "fetched new revision" && e.Revision != "": // gitsource's
 				l.fetched[e.Revision] = e.Time
 			case e.Msg == "revision accepted" && e.Revision != "":
 				l.accepted[e.Revision] = e.Time
@@ -596,7 +596,7 @@ type serveRun struct {
 	cpu          time.Duration
 	hwmKiB       int64
 	probes       []time.Duration // webhook to first action, sorted
-	// webhook to the revision fetched and parsed, and to it accepted
+	// webhook to the revision fetched, and to it accepted
 	// (queued), sorted
 	probesFetched, probesAccepted []time.Duration
 }
@@ -720,6 +720,15 @@ func serveNoop(b *testing.B, s *served) (wall, rec time.Duration, api apiCounts,
 		b.Logf("requests other than watches from the no-op webhook to 1 s after its record: %s", strings.Join(traced, ", "))
 	}
 	return wall, rec, api, (g.InfoRefs + g.UploadPack) - (git0.InfoRefs + git0.UploadPack)
+}
+
+// report reports the figures of a status load on b.
+func (r loadResult) report(b *testing.B) {
+	b.ReportMetric(r.rps, "req/s")
+	b.ReportMetric(ms(r.p50), "ms-p50")
+	b.ReportMetric(ms(r.p99), "ms-p99")
+	b.ReportMetric(ms(r.listP99), "ms-p99-list")
+	b.ReportMetric(float64(r.errors), "errors")
 }
 
 // staticServer serves "{}" to every request over loopback until the
